@@ -1,0 +1,89 @@
+"""summarizer: news article in, structured and verifiable summary out.
+
+The public API is what this module exports; everything else may change.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("summarizer")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+from summarizer.errors import (
+    ArticleTooLongError,
+    AuthenticationError,
+    BackendUnavailableError,
+    ConfigurationError,
+    EmptyInputError,
+    InputDecodeError,
+    InputError,
+    InputIsDirectoryError,
+    InputNotFoundError,
+    InvalidOutputError,
+    OutputError,
+    PromptError,
+    ProviderError,
+    ProviderUnreachableError,
+    SummarizerError,
+    UngroundedError,
+)
+from summarizer.grounding import Aligner
+from summarizer.inputs import Article, read_article
+from summarizer.pipeline import Summarizer, asummarize, summarize
+from summarizer.prompts import Prompt, list_prompts, load_prompt
+from summarizer.render import render
+from summarizer.schema import (
+    SCHEMA_VERSION,
+    Actor,
+    ArticleSummary,
+    Commitment,
+    Evidence,
+    KeyPoint,
+    KeySummary,
+    OpenQuestion,
+    contract_json_schema,
+    contract_warnings,
+)
+from summarizer.settings import Settings
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Actor",
+    "Aligner",
+    "Article",
+    "ArticleSummary",
+    "ArticleTooLongError",
+    "AuthenticationError",
+    "BackendUnavailableError",
+    "Commitment",
+    "ConfigurationError",
+    "EmptyInputError",
+    "Evidence",
+    "InputDecodeError",
+    "InputError",
+    "InputIsDirectoryError",
+    "InputNotFoundError",
+    "InvalidOutputError",
+    "KeyPoint",
+    "KeySummary",
+    "OpenQuestion",
+    "OutputError",
+    "Prompt",
+    "PromptError",
+    "ProviderError",
+    "ProviderUnreachableError",
+    "Settings",
+    "Summarizer",
+    "SummarizerError",
+    "UngroundedError",
+    "__version__",
+    "asummarize",
+    "contract_json_schema",
+    "contract_warnings",
+    "list_prompts",
+    "load_prompt",
+    "read_article",
+    "render",
+    "summarize",
+]

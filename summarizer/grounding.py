@@ -1,0 +1,254 @@
+"""Locate every evidence quote in the article and check cross-references.
+
+A summary is only as trustworthy as its quotes, so every quote must be found in the
+article text the user gave, and gets ``start``/``end`` offsets into that text.
+Matching runs in three steps, cheapest first:
+
+1. exact substring;
+2. after normalization (whitespace runs, curly vs straight quotes, dash variants,
+   case), mapped back to offsets in the original text;
+3. a bounded fuzzy match (rapidfuzz's partial-ratio alignment on the normalized
+   text, score >= ``FUZZY_MIN_SCORE``, length within 20%), whose span then replaces
+   the quote so the output stays verbatim.
+
+The :class:`Grounder` runs inside :class:`~summarizer.schema.ArticleSummary`'s
+validator. With ``policy="raise"`` a miss is a validation error, which Instructor sends
+back to the model as a re-ask; with ``policy="drop"`` (the fallback once re-asks run
+out) the unsupported items are removed and listed in a :class:`GroundingReport`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from rapidfuzz import fuzz
+
+if TYPE_CHECKING:
+    from summarizer.schema import Actor, ArticleSummary, Evidence
+
+FUZZY_MIN_SCORE = 90.0
+_MIN_FUZZY_CHARS = 12
+
+_CHAR_MAP = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+    "\u2015": "-", "\u2212": "-",
+    "\u2026": "...",
+}  # fmt: skip
+
+
+def normalize(text: str) -> tuple[str, list[int]]:
+    """Normalize ``text`` and return it with a map from each output char to its source.
+
+    ``index[i]`` is the offset in ``text`` of the character that produced output
+    character ``i``; ``index`` has one extra entry (``len(text)``) so that an end
+    offset maps too.
+    """
+    out: list[str] = []
+    index: list[int] = []
+    pending_space = False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            pending_space = bool(out)
+            continue
+        if pending_space:
+            out.append(" ")
+            index.append(i - 1)
+            pending_space = False
+        rep = _CHAR_MAP.get(ch, ch).lower()
+        for r in rep:
+            out.append(r)
+            index.append(i)
+    index.append(len(text))
+    return "".join(out), index
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int
+    end: int
+    alignment: Literal["exact", "normalized", "fuzzy"]
+
+
+class Aligner:
+    """Finds quotes in one article; build once per article, reuse for every quote."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._norm, self._index = normalize(text)
+
+    def locate(self, quote: str) -> Match | None:
+        """Where ``quote`` stands in the article, or ``None`` if it is not there."""
+        stripped = quote.strip()
+        if not stripped:
+            return None
+        pos = self.text.find(stripped)
+        if pos >= 0:
+            return Match(pos, pos + len(stripped), "exact")
+        nquote, _ = normalize(stripped)
+        nquote = nquote.strip(" .\"'")
+        if not nquote:
+            return None
+        pos = self._norm.find(nquote)
+        if pos >= 0:
+            return self._span(pos, pos + len(nquote), "normalized")
+        if len(nquote) < _MIN_FUZZY_CHARS:
+            return None
+        found = fuzz.partial_ratio_alignment(nquote, self._norm, score_cutoff=FUZZY_MIN_SCORE)
+        if found is None:
+            return None
+        length = found.dest_end - found.dest_start
+        if not 0.8 * len(nquote) <= length <= 1.2 * len(nquote):
+            return None
+        return self._span(found.dest_start, found.dest_end, "fuzzy")
+
+    def _span(self, nstart: int, nend: int, alignment: Literal["normalized", "fuzzy"]) -> Match:
+        start = self._index[nstart]
+        return Match(start, self._index[nend - 1] + 1, alignment)
+
+
+@dataclass
+class Dropped:
+    """One item removed because it could not be supported by the article."""
+
+    section: str
+    item: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"section": self.section, "item": self.item, "reason": self.reason}
+
+
+@dataclass
+class GroundingReport:
+    """What grounding changed: dropped items, fixed references, alignment counts."""
+
+    dropped: list[Dropped] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+    quotes_total: int = 0
+    quotes_grounded: int = 0
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"\s+", " ", normalize(name)[0]).strip(" .")
+
+
+class Grounder:
+    """Applies grounding to a summary under a policy; see the module docstring."""
+
+    def __init__(self, article: str, policy: Literal["raise", "drop"] = "raise") -> None:
+        self.aligner = Aligner(article)
+        self.policy = policy
+        self.report = GroundingReport()
+
+    def apply(self, summary: ArticleSummary) -> None:
+        self.report = GroundingReport()
+        problems: list[str] = []
+        ks = summary.key_summary
+        ks.key_points = [
+            kp
+            for i, kp in enumerate(ks.key_points)
+            if self._ground_item(kp.evidence, f"key_summary.key_points[{i}]", kp.text, problems)
+        ]
+        summary.actors = [
+            a
+            for i, a in enumerate(summary.actors)
+            if self._ground_item(a.evidence, f"actors[{i}]", a.name, problems)
+        ]
+        lookup = self._actor_lookup(summary.actors)
+        kept_commitments = []
+        for i, c in enumerate(summary.commitments):
+            path = f"commitments[{i}]"
+            if not self._ground_item(c.evidence, path, c.action, problems):
+                continue
+            canonical = lookup.get(_norm_name(c.actor))
+            if canonical is None:
+                reason = (
+                    f"actor {c.actor!r} is not one of the actors' names "
+                    f"({', '.join(a.name for a in summary.actors) or 'none listed'}); "
+                    "use an actor's exact name or add the actor"
+                )
+                if not self._fail(path, c.action, reason, problems):
+                    continue
+            elif canonical != c.actor:
+                self.report.fixes.append(f"{path}.actor {c.actor!r} -> {canonical!r}")
+                c.actor = canonical
+            cp = lookup.get(_norm_name(c.counterparty)) if c.counterparty else None
+            if cp and cp != c.counterparty:
+                self.report.fixes.append(f"{path}.counterparty {c.counterparty!r} -> {cp!r}")
+                c.counterparty = cp
+            kept_commitments.append(c)
+        summary.commitments = kept_commitments
+        kept_questions = []
+        for i, q in enumerate(summary.open_questions):
+            path = f"open_questions[{i}]"
+            if not self._ground_item(q.evidence, path, q.question, problems):
+                continue
+            names = []
+            for name in q.actors:
+                canonical = lookup.get(_norm_name(name))
+                if canonical is None:
+                    self.report.fixes.append(f"{path}.actors dropped unknown {name!r}")
+                    continue
+                if canonical not in names:
+                    names.append(canonical)
+            q.actors = names
+            kept_questions.append(q)
+        summary.open_questions = kept_questions
+        if problems:
+            raise ValueError(
+                "Some evidence is not supported by the article. Every quote must be "
+                "copied character for character from the article text, and every "
+                "commitment's actor must be one of the actors' names. Fix these:\n- "
+                + "\n- ".join(problems)
+            )
+
+    def _fail(self, path: str, label: str, reason: str, problems: list[str]) -> bool:
+        """Record a failure; return whether the item may stay (never, for now)."""
+        if self.policy == "raise":
+            problems.append(f"{path}: {reason}")
+        else:
+            section = path.split("[", 1)[0]
+            self.report.dropped.append(Dropped(section, label, reason))
+        return False
+
+    def _ground_item(
+        self, evidence: list[Evidence], path: str, label: str, problems: list[str]
+    ) -> bool:
+        """Ground an item's quotes in place; return whether the item is supported.
+
+        An item keeps only its located quotes, and needs at least one.
+        """
+        kept = []
+        missing = []
+        for ev in evidence:
+            self.report.quotes_total += 1
+            match = self.aligner.locate(ev.quote)
+            if match is None:
+                missing.append(ev.quote)
+                continue
+            self.report.quotes_grounded += 1
+            ev.start, ev.end, ev.alignment = match.start, match.end, match.alignment
+            ev.quote = self.aligner.text[match.start : match.end]
+            kept.append(ev)
+        if not evidence:
+            return self._fail(path, label, "has no evidence quote; add one", problems)
+        if missing and (self.policy == "raise" or not kept):
+            quoted = "; ".join(repr(q) for q in missing)
+            return self._fail(path, label, f"quote not found in the article: {quoted}", problems)
+        if missing:
+            self.report.fixes.append(f"{path}: dropped {len(missing)} unlocated quote(s)")
+        evidence[:] = kept
+        return True
+
+    @staticmethod
+    def _actor_lookup(actors: list[Actor]) -> dict[str, str]:
+        lookup: dict[str, str] = {}
+        for actor in actors:
+            for name in (actor.name, *actor.aliases):
+                lookup.setdefault(_norm_name(name), actor.name)
+        return lookup

@@ -1,0 +1,459 @@
+"""The one module that talks to the LLM client (``openai`` + ``instructor``).
+
+Two retry loops, kept apart and counted separately:
+
+* **transport** retries (tenacity, here): 408/409/429/5xx answers, timeouts and
+  connection errors, with capped exponential backoff that honours ``Retry-After``.
+  They wrap each single HTTP request, below Instructor, so a re-ask never repeats a
+  request that merely failed to arrive.
+* **re-asks** (Instructor): the model answered but the answer did not validate
+  (bad JSON, wrong shape, a quote not in the article); the error goes back to the
+  model with the next request.
+
+When re-asks run out, :meth:`LLMClient.extract` salvages the last answer that has
+the right shape by dropping its unsupported items (the ``drop`` grounding policy),
+unless ``strict`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import instructor
+import openai
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from openai.types.chat import ChatCompletion
+from pydantic import ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from summarizer.errors import (
+    ArticleTooLongError,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidOutputError,
+    ProviderError,
+    ProviderUnreachableError,
+    SummarizerError,
+    UngroundedError,
+)
+from summarizer.grounding import Grounder, GroundingReport
+from summarizer.schema import LLMArticleSummary
+from summarizer.settings import Settings
+
+_MODES = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
+
+# A backend that is not an HTTP endpoint (the embedded model) supplies a function with
+# the chat-completions signature that returns an OpenAI-shaped dict.
+LocalCreate = Callable[..., dict[str, Any]]
+
+
+@dataclass
+class CallStats:
+    """What one summarization cost: answers, re-asks, transport retries, tokens, time."""
+
+    responses: int = 0
+    transport_retries: int = 0
+    transport_errors: list[str] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    latency_s: float = 0.0
+
+    @property
+    def reasks(self) -> int:
+        return max(self.responses - 1, 0)
+
+    def record(self, response: ChatCompletion, latency: float) -> None:
+        self.responses += 1
+        usage = response.usage
+        self.attempts.append(
+            {
+                "attempt": self.responses,
+                "prompt_tokens": usage.prompt_tokens if usage else None,
+                "completion_tokens": usage.completion_tokens if usage else None,
+                "latency_s": round(latency, 3),
+                "finish_reason": response.choices[0].finish_reason if response.choices else None,
+            }
+        )
+
+    def usage(self) -> dict[str, int]:
+        prompt = sum(a["prompt_tokens"] or 0 for a in self.attempts)
+        completion = sum(a["completion_tokens"] or 0 for a in self.attempts)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    def as_meta(self) -> dict[str, Any]:
+        return {
+            "attempts": {
+                "responses": self.responses,
+                "reasks": self.reasks,
+                "transport_retries": self.transport_retries,
+            },
+            "transport_errors": self.transport_errors,
+            "usage": {**self.usage(), "per_attempt": self.attempts},
+            "latency_s": round(self.latency_s, 3),
+        }
+
+
+@dataclass
+class Extraction:
+    """A validated summary plus how it was obtained."""
+
+    summary: LLMArticleSummary
+    stats: CallStats
+    report: GroundingReport
+    salvaged: bool = False
+    last_error: str | None = None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After``)."""
+    if not headers:
+        return None
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+class _Wait:
+    """Exponential backoff with jitter, unless the server said how long to wait."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.cap = settings.retry_max_wait
+        self.fallback = wait_exponential(
+            multiplier=settings.retry_initial_wait, max=settings.retry_max_wait
+        ) + wait_random(0, settings.retry_initial_wait)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        response = getattr(exc, "response", None)
+        asked = retry_after_seconds(response.headers if response is not None else None)
+        if asked is not None:
+            return min(asked, self.cap)
+        return float(self.fallback(state))
+
+
+def completion_text(completion: Any) -> str | None:
+    """The raw JSON text of an answer, whatever the mode (tool call or content)."""
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        return None
+    message = choices[0].message
+    if message.tool_calls:
+        return str(message.tool_calls[0].function.arguments)
+    content = message.content or ""
+    start, end = content.find("{"), content.rfind("}")
+    return content[start : end + 1] if 0 <= start < end else None
+
+
+async def _awaited(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Await ``fn``: tenacity only awaits real coroutine functions, and the SDK's
+    ``create`` is a plain function returning a coroutine."""
+    return await fn(*args, **kwargs)
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+class LLMClient:
+    """Holds the OpenAI clients for one settings object and runs extractions.
+
+    Pass ``http_client``/``async_http_client`` to control the HTTP layer (tests use
+    ``httpx.MockTransport``), or ``local_create`` to run an in-process backend.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        local_create: LocalCreate | None = None,
+    ) -> None:
+        self.settings = settings
+        self._http_client = http_client
+        self._async_http_client = async_http_client
+        self._local_create = local_create
+        self._client: openai.OpenAI | None = None
+        self._aclient: openai.AsyncOpenAI | None = None
+        self.mode = _MODES[settings.effective_mode]
+
+    # -- clients -------------------------------------------------------------------
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        s = self.settings
+        base_url = s.effective_base_url
+        api_key = s.api_key
+        if api_key is None:
+            if base_url is None:
+                raise ConfigurationError(
+                    "no API key for OpenAI: set OPENAI_API_KEY, or pass --base-url for "
+                    "another OpenAI-compatible server, or use --model local"
+                )
+            api_key = "unused"  # local servers ignore it; the SDK insists on one
+        # The SDK's own retries are off: ours are counted and honour Retry-After.
+        return {"api_key": api_key, "base_url": base_url, "max_retries": 0, "timeout": s.timeout}
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            self._client = openai.OpenAI(http_client=self._http_client, **self._client_kwargs())
+        return self._client
+
+    @property
+    def aclient(self) -> openai.AsyncOpenAI:
+        if self._aclient is None:
+            self._aclient = openai.AsyncOpenAI(
+                http_client=self._async_http_client, **self._client_kwargs()
+            )
+        return self._aclient
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.close()
+
+    # -- transport layer -------------------------------------------------------------
+
+    def _retry_args(self, stats: CallStats) -> dict[str, Any]:
+        def before_sleep(state: RetryCallState) -> None:
+            stats.transport_retries += 1
+            exc = state.outcome.exception() if state.outcome else None
+            stats.transport_errors.append(_first_line(f"{type(exc).__name__}: {exc}", 200))
+
+        return {
+            "retry": retry_if_exception(_is_transient),
+            "stop": stop_after_attempt(self.settings.max_transport_retries + 1),
+            "wait": _Wait(self.settings),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+    def _provider_error(self, exc: Exception, stats: CallStats) -> SummarizerError:
+        """Map an OpenAI SDK error (after transport retries) to ours."""
+        where = self.settings.effective_base_url or "https://api.openai.com/v1"
+        tries = stats.transport_retries + 1
+        provider = str(self.settings.model_ref)
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderUnreachableError(
+                f"{where} did not answer within {self.settings.timeout:g}s "
+                f"({tries} tries); is the server up? raise --timeout for slow models",
+                provider=provider,
+                attempts=tries,
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderUnreachableError(
+                f"cannot reach {where} ({tries} tries): check --base-url / "
+                "OPENAI_BASE_URL and that the server is running",
+                provider=provider,
+                attempts=tries,
+            )
+        if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            return AuthenticationError(
+                f"{where} rejected the credentials (HTTP {exc.status_code}): check OPENAI_API_KEY",
+                provider=provider,
+                attempts=tries,
+            )
+        if isinstance(exc, openai.APIStatusError):
+            body = _first_line(str(exc.message), 200)
+            if exc.status_code in (400, 413) and re.search(
+                r"context|too long|maximum.*tokens", body, re.IGNORECASE
+            ):
+                return ArticleTooLongError(
+                    f"the article does not fit {self.settings.model}'s context: {body}"
+                )
+            if exc.status_code == 404:
+                return ProviderError(
+                    f"{where} has no model {self.settings.model_ref.name!r} (HTTP 404): "
+                    "check --model",
+                    provider=provider,
+                    attempts=tries,
+                )
+            return ProviderError(
+                f"{where} answered HTTP {exc.status_code} after {tries} tries: {body}",
+                provider=provider,
+                attempts=tries,
+            )
+        return ProviderError(f"{where}: {_first_line(str(exc))}", provider=provider)
+
+    def _sync_create(self, stats: CallStats) -> Callable[..., ChatCompletion]:
+        raw: Callable[..., Any]
+        if self._local_create is not None:
+            local = self._local_create
+
+            def raw(*args: Any, **kwargs: Any) -> ChatCompletion:
+                return ChatCompletion.model_validate(local(*args, **kwargs))
+        else:
+            raw = self.client.chat.completions.create
+        retrying = Retrying(**self._retry_args(stats))
+
+        def create(*args: Any, **kwargs: Any) -> ChatCompletion:
+            started = time.perf_counter()
+            try:
+                response: ChatCompletion = retrying(raw, *args, **kwargs)
+            except openai.OpenAIError as e:
+                raise self._provider_error(e, stats) from e
+            stats.record(response, time.perf_counter() - started)
+            return response
+
+        return create
+
+    def _async_create(self, stats: CallStats) -> Callable[..., Awaitable[ChatCompletion]]:
+        if self._local_create is not None:
+            sync = self._sync_create(stats)
+
+            async def create_local(*args: Any, **kwargs: Any) -> ChatCompletion:
+                # llama.cpp computes on this thread: keep the event loop free.
+                return await asyncio.to_thread(sync, *args, **kwargs)
+
+            return create_local
+        raw = self.aclient.chat.completions.create
+        retrying = AsyncRetrying(**self._retry_args(stats))
+
+        async def create(*args: Any, **kwargs: Any) -> ChatCompletion:
+            started = time.perf_counter()
+            try:
+                response: ChatCompletion = await retrying(_awaited, raw, *args, **kwargs)
+            except openai.OpenAIError as e:
+                raise self._provider_error(e, stats) from e
+            stats.record(response, time.perf_counter() - started)
+            return response
+
+        return create
+
+    # -- extraction ------------------------------------------------------------------
+
+    def _request(
+        self, messages: list[dict[str, str]], params: dict[str, Any], article: str
+    ) -> dict[str, Any]:
+        return {
+            "response_model": LLMArticleSummary,
+            "messages": messages,
+            "model": self.settings.model_ref.name,
+            "context": {"grounder": Grounder(article, policy="raise")},
+            "max_retries": self.settings.max_reasks,
+            "strict": False,
+            **params,
+        }
+
+    def extract(
+        self, messages: list[dict[str, str]], params: dict[str, Any], article: str
+    ) -> Extraction:
+        """Ask the model for a summary of ``article``; see the module docstring."""
+        stats = CallStats()
+        request = self._request(messages, params, article)
+        patched = instructor.patch(create=self._sync_create(stats), mode=self.mode)
+        try:
+            summary = patched(**request)
+        except (InstructorRetryException, IncompleteOutputException) as e:
+            return self._recover(e, article, stats)
+        finally:
+            stats.latency_s = time.perf_counter() - stats.started
+        return Extraction(summary, stats, request["context"]["grounder"].report)
+
+    async def aextract(
+        self, messages: list[dict[str, str]], params: dict[str, Any], article: str
+    ) -> Extraction:
+        stats = CallStats()
+        request = self._request(messages, params, article)
+        patched = instructor.patch(create=self._async_create(stats), mode=self.mode)
+        try:
+            summary = await patched(**request)
+        except (InstructorRetryException, IncompleteOutputException) as e:
+            return self._recover(e, article, stats)
+        finally:
+            stats.latency_s = time.perf_counter() - stats.started
+        return Extraction(summary, stats, request["context"]["grounder"].report)
+
+    def _recover(self, exc: Exception, article: str, stats: CallStats) -> Extraction:
+        """Turn an exhausted re-ask loop into a salvaged summary or a clear error."""
+        stats.latency_s = time.perf_counter() - stats.started
+        cause = exc.__cause__
+        if isinstance(cause, SummarizerError):
+            raise cause from cause.__cause__
+        if isinstance(exc, InstructorRetryException) and not exc.failed_attempts and cause:
+            raise cause  # not a model-output problem: a bug, reported as such
+        meta = stats.as_meta()
+        if isinstance(exc, IncompleteOutputException):
+            raise InvalidOutputError(
+                "the model's answer was cut off at max_tokens before the JSON was "
+                "complete; raise --max-tokens",
+                meta=meta,
+            ) from exc
+        assert isinstance(exc, InstructorRetryException)
+        last_error = _first_line(str(exc))
+        for attempt in reversed(exc.failed_attempts or []):
+            text = completion_text(attempt.completion)
+            if text is None:
+                continue
+            grounder = Grounder(article, policy="drop")
+            try:
+                summary = LLMArticleSummary.model_validate_json(
+                    text, context={"grounder": grounder}, strict=False
+                )
+            except (ValidationError, json.JSONDecodeError):
+                continue
+            if self.settings.strict:
+                dropped = grounder.report.dropped
+                first = f"{dropped[0].section}: {dropped[0].reason}" if dropped else last_error
+                raise UngroundedError(
+                    f"--strict: after {stats.responses} answers, {len(dropped)} item(s) "
+                    f"still lack support in the article; first: {first}",
+                    meta=meta,
+                ) from exc
+            return Extraction(summary, stats, grounder.report, salvaged=True, last_error=last_error)
+        raise InvalidOutputError(
+            f"the model gave no valid summary in {stats.responses} answers "
+            f"({self.settings.max_reasks} re-asks); last error: {last_error}",
+            meta=meta,
+        ) from exc

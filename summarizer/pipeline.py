@@ -1,0 +1,243 @@
+"""From article text to a grounded :class:`ArticleSummary`: the library's core.
+
+:class:`Summarizer` holds settings, the loaded prompt and the model client for
+repeated use; :func:`summarize` and :func:`asummarize` are one-shot conveniences.
+The CLI is a thin layer over these.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from summarizer import __version__
+from summarizer.errors import ArticleTooLongError
+from summarizer.inputs import check_text
+from summarizer.llm import Extraction, LLMClient
+from summarizer.prompts import Prompt, load_prompt
+from summarizer.schema import SCHEMA_VERSION, ArticleSummary, contract_warnings
+from summarizer.settings import Settings
+
+# Rough characters per token for budgeting remote models without their tokenizer;
+# deliberately pessimistic so a borderline article fails here, not at the server.
+_CHARS_PER_TOKEN = 3.5
+_REMOTE_PARAMS = ("temperature", "top_p", "seed")
+
+
+class Summarizer:
+    """A configured summarizer; reuse one for many articles.
+
+    >>> s = Summarizer(model="openai/gpt-4o-mini")          # doctest: +SKIP
+    >>> s.summarize(text).key_summary.headline               # doctest: +SKIP
+
+    Keyword overrides are settings fields (see :class:`~summarizer.settings.Settings`);
+    unset ones are resolved from the environment, then defaults.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        **overrides: Any,
+    ) -> None:
+        if settings is None:
+            settings = Settings.resolve(**overrides)
+        elif overrides:
+            settings = settings.with_(**overrides)
+            settings.validate()
+        self.settings = settings
+        self.prompt: Prompt = load_prompt(settings.prompt)
+        self._http_client = http_client
+        self._async_http_client = async_http_client
+        self._llm: LLMClient | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def llm(self) -> LLMClient:
+        if self._llm is None:
+            local_create = None
+            if self.settings.model_ref.is_local:
+                from summarizer.local import local_backend
+
+                local_create = local_backend(self.settings).create
+            self._llm = LLMClient(
+                self.settings,
+                http_client=self._http_client,
+                async_http_client=self._async_http_client,
+                local_create=local_create,
+            )
+        return self._llm
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+
+    async def aclose(self) -> None:
+        if self._llm is not None:
+            await self._llm.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the job ---------------------------------------------------------------------
+
+    def summarize(
+        self,
+        text: str,
+        *,
+        source: str = "<text>",
+        title: str | None = None,
+        language: str | None = None,
+    ) -> ArticleSummary:
+        """Summarize one article; every quote in the result is located in ``text``."""
+        messages, params = self._prepare(text, source, title, language)
+        extraction = self.llm.extract(messages, params, text)
+        return self._finish(extraction, source)
+
+    async def asummarize(
+        self,
+        text: str,
+        *,
+        source: str = "<text>",
+        title: str | None = None,
+        language: str | None = None,
+    ) -> ArticleSummary:
+        """Async :meth:`summarize`; uses ``AsyncOpenAI`` for remote models."""
+        messages, params = self._prepare(text, source, title, language)
+        extraction = await self.llm.aextract(messages, params, text)
+        return self._finish(extraction, source)
+
+    def generation_params(self) -> dict[str, Any]:
+        """The parameters sent with each request: prompt defaults, then settings."""
+        defaults = self.prompt.spec.parameters.model_dump(exclude_none=True)
+        if self.settings.temperature is not None:
+            defaults["temperature"] = self.settings.temperature
+        if self.settings.max_tokens is not None:
+            defaults["max_tokens"] = self.settings.max_tokens
+        if self.settings.model_ref.is_local:
+            defaults["prompt_format"] = self.prompt.spec.format
+            return defaults
+        params = {k: v for k, v in defaults.items() if k in _REMOTE_PARAMS}
+        # OpenAI's newer models accept only max_completion_tokens; other servers
+        # mostly know only max_tokens.
+        key = (
+            "max_completion_tokens"
+            if self.settings.model_ref.provider == "openai"
+            else "max_tokens"
+        )
+        params[key] = defaults["max_tokens"]
+        return params
+
+    def _prepare(
+        self, text: str, source: str, title: str | None, language: str | None
+    ) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        check_text(text, source)
+        messages = self.prompt.render(text, title=title, language=language)
+        params = self.generation_params()
+        self._check_budget(messages, params, source)
+        return messages, params
+
+    def _check_budget(
+        self, messages: list[dict[str, str]], params: dict[str, Any], source: str
+    ) -> None:
+        budget = self.settings.context_budget()
+        out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        chars = sum(len(m["content"]) for m in messages)
+        if self.settings.model_ref.is_local:
+            from summarizer.local import local_backend
+
+            needed = local_backend(self.settings).count_tokens(messages)
+        else:
+            needed = math.ceil(chars / _CHARS_PER_TOKEN)
+        if needed + out > budget:
+            raise ArticleTooLongError(
+                f"{source}: the prompt is about {needed} tokens and the answer needs "
+                f"{out}, over {self.settings.model}'s context of {budget} tokens; "
+                "use a model with a larger context (splitting long articles is not "
+                "supported yet)"
+            )
+
+    def _finish(self, extraction: Extraction, source: str) -> ArticleSummary:
+        summary = extraction.summary.to_public()
+        report = extraction.report
+        settings = self.settings
+        summary.meta = {
+            "summarizer_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": source,
+            "prompt": {
+                "name": self.prompt.name,
+                "version": self.prompt.version,
+                "sha256": self.prompt.sha256,
+            },
+            "model": str(settings.model_ref),
+            "mode": settings.effective_mode,
+            "base_url": settings.effective_base_url,
+            "parameters": self.generation_params(),
+            **extraction.stats.as_meta(),
+            "grounding": {
+                "quotes_total": report.quotes_total,
+                "quotes_grounded": report.quotes_grounded,
+                "salvaged": extraction.salvaged,
+                "dropped": [d.as_dict() for d in report.dropped],
+                "fixes": report.fixes,
+                **({"last_error": extraction.last_error} if extraction.last_error else {}),
+            },
+            "warnings": contract_warnings(summary),
+        }
+        if settings.model_ref.is_local:
+            from summarizer.local import local_backend
+
+            summary.meta["model_file"] = local_backend(settings).describe()
+        return summary
+
+
+def summarize(
+    text: str,
+    *,
+    model: str | None = None,
+    prompt: str | None = None,
+    **settings: Any,
+) -> ArticleSummary:
+    """Summarize ``text`` once; see :class:`Summarizer` for repeated use."""
+    with Summarizer(model=model, prompt=prompt, **settings) as s:
+        return s.summarize(text)
+
+
+async def asummarize(
+    text: str,
+    *,
+    model: str | None = None,
+    prompt: str | None = None,
+    **settings: Any,
+) -> ArticleSummary:
+    """Async :func:`summarize`."""
+    async with Summarizer(model=model, prompt=prompt, **settings) as s:
+        return await s.asummarize(text)

@@ -1,0 +1,307 @@
+"""The summary contract (schema version 1) as Pydantic models.
+
+These models are the public JSON shape described in ``SUMMARY_CONTRACT.md``. Field
+descriptions double as the instructions the LLM sees, so they are written for the
+model, not for the reader of this file.
+
+One model family serves three audiences:
+
+* the LLM sees :func:`llm_json_schema`: the same shape without the fields the program
+  fills in (evidence offsets, ``meta``), with list sizes bounded so that a
+  grammar-constrained local model cannot loop forever;
+* library users and ``--format json`` get :class:`ArticleSummary`;
+* golden files are validated against the very same classes.
+
+Grounding (locating quotes in the article) is not done here: it needs the article,
+which arrives through the Pydantic validation context. See :mod:`summarizer.grounding`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+SCHEMA_VERSION: Literal["1"] = "1"
+
+ActorKind = Literal["person", "organization", "country", "group", "other"]
+CommitmentKind = Literal["agreement", "pledge", "plan", "announcement", "demand", "other"]
+Certainty = Literal["firm", "conditional", "tentative"]
+Alignment = Literal["exact", "normalized", "fuzzy"]
+
+
+class _Model(BaseModel):
+    # ``extra="ignore"`` lets newer files (fields may be added to the contract) load in
+    # older readers; the LLM never sees extra fields because the schema omits them.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Evidence(_Model):
+    """A verbatim quote from the article that supports the item it belongs to."""
+
+    quote: str = Field(
+        description=(
+            "A span copied character for character from the article, 3 to 40 words. "
+            "Do not paraphrase, shorten with '...', or fix its spelling."
+        )
+    )
+    start: int | None = Field(
+        default=None, description="Character offset where the quote starts in the article."
+    )
+    end: int | None = Field(default=None, description="Character offset just past the quote's end.")
+    alignment: Alignment | None = Field(
+        default=None,
+        description=(
+            "How the quote was located: exact, after normalizing whitespace/quotes/"
+            "dashes, or by a bounded fuzzy match (the quote is then replaced by the "
+            "article's own span)."
+        ),
+    )
+
+
+class KeyPoint(_Model):
+    text: str = Field(description="One important fact from the article, one sentence.")
+    evidence: list[Evidence] = Field(
+        default_factory=list, description="Quotes from the article that support this point."
+    )
+
+
+class KeySummary(_Model):
+    headline: str = Field(
+        description="A neutral headline of at most 15 words, with no opinion words."
+    )
+    summary: str = Field(
+        description=("2 to 4 sentences, at most 90 words: what happened and why it matters.")
+    )
+    key_points: list[KeyPoint] = Field(
+        default_factory=list,
+        description="3 to 7 key points, the most important first.",
+    )
+
+
+class Actor(_Model):
+    name: str = Field(description="The fullest name the article gives, e.g. 'Donald Trump'.")
+    kind: ActorKind = Field(description="What sort of actor this is.")
+    role: str | None = Field(
+        default=None,
+        description="Title or function as the article states it, or null if not stated.",
+    )
+    affiliation: str | None = Field(
+        default=None,
+        description="Country or organization the actor belongs to, or null.",
+    )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Other ways the article refers to this actor, e.g. 'Trump', 'the U.S. president'."
+        ),
+    )
+    evidence: list[Evidence] = Field(
+        default_factory=list,
+        description="Quotes from the article where this actor acts, speaks or is acted on.",
+    )
+
+
+class Commitment(_Model):
+    actor: str = Field(description="Who committed: exactly one of the actors' names.")
+    action: str = Field(
+        description="What was promised, agreed, planned or scheduled, as a verb phrase."
+    )
+    counterparty: str | None = Field(
+        default=None,
+        description="To or with whom, an actor's name where possible, or null.",
+    )
+    kind: CommitmentKind = Field(
+        description=(
+            "agreement, pledge, plan, announcement, or demand (a demand made of "
+            "someone else, with the demander as actor), or other."
+        )
+    )
+    certainty: Certainty = Field(
+        description=(
+            "firm; conditional when it depends on a condition ('if Congress "
+            "approves'); tentative when hedged ('may', 'could')."
+        )
+    )
+    deadline: str | None = Field(
+        default=None,
+        description="The deadline or date exactly as the article states it, else null.",
+    )
+    evidence: list[Evidence] = Field(
+        default_factory=list, description="Quotes from the article stating the commitment."
+    )
+
+
+class OpenQuestion(_Model):
+    question: str = Field(description="A question the article leaves open, phrased as a question.")
+    why_open: str | None = Field(
+        default=None, description="One sentence: what makes it unresolved."
+    )
+    actors: list[str] = Field(default_factory=list, description="Names of the actors involved.")
+    evidence: list[Evidence] = Field(
+        default_factory=list,
+        description="Quotes from the article that show the question is open.",
+    )
+
+
+class ArticleSummary(_Model):
+    """A structured, verifiable summary of one news article."""
+
+    schema_version: Literal["1"] = Field(
+        default=SCHEMA_VERSION, description="Version of this JSON shape."
+    )
+    key_summary: KeySummary
+    actors: list[Actor] = Field(
+        default_factory=list,
+        description=(
+            "Every person, organization, country or group that acts, speaks, is "
+            "quoted, or is acted on in the article. Not places that are only locations."
+        ),
+    )
+    commitments: list[Commitment] = Field(
+        default_factory=list,
+        description=(
+            "Every promise, agreement, announced plan, pledge, demand or scheduled "
+            "action in the article, one item each."
+        ),
+    )
+    open_questions: list[OpenQuestion] = Field(
+        default_factory=list,
+        description=(
+            "What a careful reader would still want answered: details the article "
+            "says are missing, unresolved disputes, outcomes pending a future event."
+        ),
+    )
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form run metadata (how the summary was made); never scored.",
+    )
+
+    @model_validator(mode="after")
+    def _ground(self, info: ValidationInfo) -> ArticleSummary:
+        """Ground evidence when the caller supplied an article in the context.
+
+        Living on the model means Instructor runs it on every attempt and turns its
+        error into a re-ask; without a context (plain loading) it is a no-op.
+        """
+        context = info.context
+        if isinstance(context, dict) and "grounder" in context:
+            context["grounder"].apply(self)
+        return self
+
+    def evidence(self) -> list[Evidence]:
+        """Every evidence object in document order (key points, actors, ...)."""
+        found: list[Evidence] = []
+        for kp in self.key_summary.key_points:
+            found.extend(kp.evidence)
+        for group in (self.actors, self.commitments, self.open_questions):
+            for item in group:
+                found.extend(item.evidence)
+        return found
+
+
+# The LLM-facing schema -------------------------------------------------------------
+
+_PROGRAM_FILLED = {"Evidence": ("start", "end", "alignment"), "ArticleSummary": ("meta",)}
+# Bounds keep a grammar-constrained small model from repeating items forever; they are
+# generous for a news article and live only in what the model sees, not the contract.
+_LIST_BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
+    ("KeySummary", "key_points"): (3, 7),
+    ("ArticleSummary", "actors"): (1, 20),
+    ("ArticleSummary", "commitments"): (0, 15),
+    ("ArticleSummary", "open_questions"): (0, 8),
+    ("KeyPoint", "evidence"): (1, 3),
+    ("Actor", "evidence"): (1, 3),
+    ("Commitment", "evidence"): (1, 3),
+    ("OpenQuestion", "evidence"): (1, 3),
+    ("Actor", "aliases"): (0, 6),
+    ("OpenQuestion", "actors"): (0, 6),
+}
+
+
+@cache
+def _llm_schema_json() -> str:
+    schema = ArticleSummary.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    defs["ArticleSummary"] = {k: v for k, v in schema.items() if k != "$defs"}
+    for model_name, fields in _PROGRAM_FILLED.items():
+        node = defs[model_name]
+        for field in fields:
+            node["properties"].pop(field, None)
+            if field in node.get("required", []):
+                node["required"].remove(field)
+    for (model_name, field), (low, high) in _LIST_BOUNDS.items():
+        prop = defs[model_name]["properties"][field]
+        prop["minItems"], prop["maxItems"] = low, high
+        # The model has to produce these lists, so they are required for it.
+        if field not in defs[model_name].setdefault("required", []):
+            defs[model_name]["required"].append(field)
+    root = defs.pop("ArticleSummary")
+    root["properties"].pop("schema_version", None)
+    return json.dumps({**root, "$defs": defs})
+
+
+def llm_json_schema() -> dict[str, Any]:
+    """The JSON schema the LLM is asked to fill (a fresh copy, computed once)."""
+    return copy.deepcopy(json.loads(_llm_schema_json()))
+
+
+def contract_json_schema() -> dict[str, Any]:
+    """The public contract's JSON schema, as ``summarizer schema`` prints it."""
+    return ArticleSummary.model_json_schema()
+
+
+class LLMArticleSummary(ArticleSummary):
+    """The response model handed to Instructor.
+
+    Identical to :class:`ArticleSummary` except that its JSON schema is the LLM-facing
+    one, computed once: Instructor asks for the schema on every call, and regenerating
+    it is a measurable share of per-request CPU (see ANCHORS.md).
+    """
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return llm_json_schema()
+
+    def to_public(self) -> ArticleSummary:
+        """Copy into the public class, so callers never see this subclass."""
+        return ArticleSummary.model_construct(
+            **{name: getattr(self, name) for name in ArticleSummary.model_fields}
+        )
+
+
+# Contract guidance that is not structure -------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*(?:\s|$)")
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def contract_warnings(summary: ArticleSummary) -> list[str]:
+    """The contract's size rules that ``summary`` breaks (empty when it follows them).
+
+    These are guidance for the model and hard rules for golden files: a model's
+    summary that breaks them is still returned, with the warnings in ``meta``.
+    """
+    out: list[str] = []
+    ks = summary.key_summary
+    if _words(ks.headline) > 15:
+        out.append(f"headline has {_words(ks.headline)} words (at most 15)")
+    if _words(ks.summary) > 90:
+        out.append(f"summary has {_words(ks.summary)} words (at most 90)")
+    sentences = len(_SENTENCE_END.findall(ks.summary.strip()))
+    if not 2 <= sentences <= 4:
+        out.append(f"summary has {sentences} sentence(s) (2 to 4)")
+    if not 3 <= len(ks.key_points) <= 7:
+        out.append(f"{len(ks.key_points)} key points (3 to 7)")
+    for ev in summary.evidence():
+        n = _words(ev.quote)
+        if not 3 <= n <= 40:
+            out.append(f"quote of {n} words (3 to 40): {ev.quote[:60]!r}")
+    return out

@@ -1,0 +1,184 @@
+"""One frozen settings object: explicit argument > environment variable > default.
+
+Nothing here reads the environment at import time; :meth:`Settings.resolve` does, when
+called, so tests and library users control it fully.
+
+Model resolution order (documented in the README):
+
+1. an explicit ``model`` (``--model``);
+2. ``SUMMARIZER_MODEL``;
+3. ``OPENAI_API_KEY`` present: OpenAI's default model (``openai/gpt-4o-mini``);
+4. the embedded local model (``local``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+from summarizer.errors import ConfigurationError
+
+Mode = Literal["tools", "json_schema", "json", "md_json"]
+MODES: tuple[Mode, ...] = ("tools", "json_schema", "json", "md_json")
+DEFAULT_OPENAI_MODEL = "openai/gpt-4o-mini"
+DEFAULT_PROMPT = "summarize@v1"
+LOCAL = "local"
+
+# Providers we know by prefix, with their default base URL (None = the OpenAI SDK's).
+# OpenAI itself gets tool calling; every other server JSON-schema mode, which vLLM,
+# llama.cpp's server, Ollama and LM Studio all support. Anything else
+# OpenAI-compatible works with ``--base-url``.
+PROVIDERS: dict[str, str | None] = {
+    "openai": None,
+    "ollama": "http://localhost:11434/v1",
+    "vllm": "http://localhost:8000/v1",
+    "llamacpp": "http://localhost:8080/v1",
+    "lmstudio": "http://localhost:1234/v1",
+}
+
+# Context windows (tokens) of common models; unknown remote models get
+# ``DEFAULT_CONTEXT_WINDOW`` unless ``context_window`` is set. The server's own
+# "context length exceeded" answer is mapped to the same error as a backstop.
+CONTEXT_WINDOWS: dict[str, int] = {
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4.1-mini": 1_047_576,
+    "gpt-4.1-nano": 1_047_576,
+    "gpt-5": 400_000,
+    "gpt-5-mini": 400_000,
+    "gpt-5-nano": 400_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+}
+DEFAULT_CONTEXT_WINDOW = 32_768
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed ``--model`` value: ``provider/name``, a bare name, or ``local[:path]``."""
+
+    provider: str
+    name: str
+
+    @property
+    def is_local(self) -> bool:
+        return self.provider == LOCAL
+
+    def __str__(self) -> str:
+        if self.is_local:
+            return LOCAL if not self.name else f"{LOCAL}:{self.name}"
+        return f"{self.provider}/{self.name}"
+
+    @classmethod
+    def parse(cls, spec: str, *, base_url: str | None = None) -> ModelRef:
+        spec = spec.strip()
+        if not spec:
+            raise ConfigurationError("empty model name: pass --model NAME or --model local")
+        if spec == LOCAL or spec.startswith(LOCAL + ":"):
+            return cls(LOCAL, spec[len(LOCAL) + 1 :])
+        prefix, sep, rest = spec.partition("/")
+        if sep and prefix in PROVIDERS and rest:
+            return cls(prefix, rest)
+        # A bare name (or one with an unknown prefix, e.g. "meta-llama/Llama-3-8B" on
+        # vLLM) is sent as is: to OpenAI without a base URL, else to that server.
+        return cls("openai" if base_url is None else "compatible", spec)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, resolved once.
+
+    ``model`` is the only required piece; :meth:`resolve` fills it by the order in
+    the module docstring. Generation parameters left as ``None`` come from the prompt
+    file's defaults.
+    """
+
+    model: str = LOCAL
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    mode: Mode | None = None
+    prompt: str = DEFAULT_PROMPT
+    strict: bool = False
+    max_reasks: int = 2
+    max_transport_retries: int = 4
+    retry_initial_wait: float = 0.5
+    retry_max_wait: float = 30.0
+    timeout: float = 120.0
+    temperature: float | None = None
+    max_tokens: int | None = None
+    context_window: int | None = None
+    # Embedded model settings (``--model local``), sized for a 2-core machine.
+    local_n_ctx: int = 8192
+    local_threads: int | None = None
+    local_seed: int = 0
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
+        """Build settings from explicit values (``None`` = unset), then env, then defaults."""
+        env = os.environ if env is None else env
+        known = {f.name for f in fields(cls)}
+        unknown = set(explicit) - known
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values = {k: v for k, v in explicit.items() if v is not None}
+        values.setdefault("base_url", env.get("OPENAI_BASE_URL") or None)
+        values.setdefault("api_key", env.get("OPENAI_API_KEY") or None)
+        if "model" not in values:
+            if env.get("SUMMARIZER_MODEL"):
+                values["model"] = env["SUMMARIZER_MODEL"]
+            elif values.get("api_key"):
+                values["model"] = DEFAULT_OPENAI_MODEL
+            else:
+                values["model"] = LOCAL
+        if env.get("SUMMARIZER_PROMPT") and "prompt" not in values:
+            values["prompt"] = env["SUMMARIZER_PROMPT"]
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.mode is not None and self.mode not in MODES:
+            raise ConfigurationError(
+                f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}"
+            )
+        if self.max_reasks < 0 or self.max_transport_retries < 0:
+            raise ConfigurationError("retry counts must be 0 or more")
+        ModelRef.parse(self.model, base_url=self.base_url)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some values changed (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def model_ref(self) -> ModelRef:
+        return ModelRef.parse(self.model, base_url=self.base_url)
+
+    @property
+    def effective_base_url(self) -> str | None:
+        if self.base_url:
+            return self.base_url
+        return PROVIDERS.get(self.model_ref.provider)
+
+    @property
+    def effective_mode(self) -> Mode:
+        """Tool calling for OpenAI itself; JSON-schema mode for other servers."""
+        if self.mode:
+            return self.mode
+        ref = self.model_ref
+        if ref.provider == "openai" and (
+            self.base_url is None or "api.openai.com" in self.base_url
+        ):
+            return "tools"
+        return "json_schema"
+
+    def context_budget(self) -> int:
+        """The model's context window in tokens, as best we know it."""
+        if self.context_window:
+            return self.context_window
+        ref = self.model_ref
+        if ref.is_local:
+            return self.local_n_ctx
+        return CONTEXT_WINDOWS.get(ref.name, DEFAULT_CONTEXT_WINDOW)

@@ -1,0 +1,110 @@
+"""Shared fixtures: no network, a clean environment, the fake server, spec validation."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakeserver import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SHARED = ROOT.parent / "shared"
+SEED = ROOT / "seeds" / "trump-putin-call.txt"
+
+_ENV_VARS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "SUMMARIZER_MODEL",
+    "SUMMARIZER_PROMPT",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may only talk to this machine: any other address fails loudly."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (
+            host.startswith("127.") or host in ("localhost", "::1") or self.family == socket.AF_UNIX
+        ):
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def seed_summary() -> dict[str, Any]:
+    """A hand-written, fully grounded summary of the seed article (fresh copy)."""
+    return copy.deepcopy(json.loads((DATA / "seed_summary.json").read_text(encoding="utf-8")))
+
+
+def _nullable_to_type_lists(node: Any) -> Any:
+    """The spec marks nulls OpenAPI-3.0 style; JSON Schema needs a type list."""
+    if isinstance(node, dict):
+        out = {k: _nullable_to_type_lists(v) for k, v in node.items() if k != "nullable"}
+        if node.get("nullable") is True:
+            if isinstance(out.get("type"), str):
+                out["type"] = [out["type"], "null"]
+            elif "type" not in out:
+                out = {"anyOf": [out, {"type": "null"}]}
+        return out
+    if isinstance(node, list):
+        return [_nullable_to_type_lists(v) for v in node]
+    return node
+
+
+@pytest.fixture(scope="session")
+def openai_spec() -> dict[str, Any]:
+    path = SHARED / "specs" / "openai-openapi.json"
+    if not path.is_file():
+        pytest.skip(f"OpenAI spec not found at {path}")
+    return _nullable_to_type_lists(json.loads(path.read_text(encoding="utf-8")))  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def validate_openai(openai_spec: dict[str, Any]) -> Any:
+    """validate_openai(body, "CreateChatCompletionRequest") raises if the body breaks the spec."""
+    import jsonschema
+
+    validators: dict[str, Any] = {}
+
+    def validate(body: Any, schema_name: str) -> None:
+        if schema_name not in validators:
+            schema = {
+                "$ref": f"#/components/schemas/{schema_name}",
+                "components": openai_spec["components"],
+            }
+            validators[schema_name] = jsonschema.Draft202012Validator(schema)
+        errors = sorted(validators[schema_name].iter_errors(body), key=lambda e: e.path)
+        assert not errors, "; ".join(
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in errors[:5]
+        )
+
+    return validate
