@@ -48,7 +48,6 @@ from summarizer.schema import (
 from summarizer.settings import Settings
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Actor",
     "Aligner",
     "Article",
@@ -73,6 +72,7 @@ __all__ = [
     "PromptError",
     "ProviderError",
     "ProviderUnreachableError",
+    "SCHEMA_VERSION",
     "Settings",
     "Summarizer",
     "SummarizerError",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from summarizer.schema import Actor, ArticleSummary, Evidence
 
 FUZZY_MIN_SCORE = 90.0
-_MIN_FUZZY_CHARS = 12
+_MIN_FUZZY_CHARS = 25  # one typo in a short quote can change its meaning
 
 _CHAR_MAP = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
@@ -89,22 +89,31 @@ class Aligner:
         pos = self.text.find(stripped)
         if pos >= 0:
             return Match(pos, pos + len(stripped), "exact")
-        nquote, _ = normalize(stripped)
-        nquote = nquote.strip(" .\"'")
+        full, _ = normalize(stripped)
+        # Models often wrap a quote in quotation marks or end it with a period the
+        # article does not have there: try as given, then without those.
+        nquote = full.strip(" .\"'")
         if not nquote:
             return None
-        pos = self._norm.find(nquote)
-        if pos >= 0:
-            return self._span(pos, pos + len(nquote), "normalized")
+        for candidate in dict.fromkeys((full, nquote)):
+            pos = self._norm.find(candidate)
+            if pos >= 0:
+                return self._span(pos, pos + len(candidate), "normalized")
         if len(nquote) < _MIN_FUZZY_CHARS:
             return None
         found = fuzz.partial_ratio_alignment(nquote, self._norm, score_cutoff=FUZZY_MIN_SCORE)
         if found is None:
             return None
-        length = found.dest_end - found.dest_start
-        if not 0.8 * len(nquote) <= length <= 1.2 * len(nquote):
+        start, end = found.dest_start, found.dest_end
+        # The alignment window is as long as the quote, so a quote missing a letter
+        # ends one letter short: widen the span to whole words.
+        while start > 0 and self._norm[start - 1].isalnum() and self._norm[start].isalnum():
+            start -= 1
+        while end < len(self._norm) and self._norm[end].isalnum() and self._norm[end - 1].isalnum():
+            end += 1
+        if not 0.8 * len(nquote) <= end - start <= 1.2 * len(nquote):
             return None
-        return self._span(found.dest_start, found.dest_end, "fuzzy")
+        return self._span(start, end, "fuzzy")
 
     def _span(self, nstart: int, nend: int, alignment: Literal["normalized", "fuzzy"]) -> Match:
         start = self._index[nstart]
@@ -165,7 +174,7 @@ class Grounder:
             path = f"commitments[{i}]"
             if not self._ground_item(c.evidence, path, c.action, problems):
                 continue
-            canonical = lookup.get(_norm_name(c.actor))
+            canonical = lookup.get(c.actor)
             if canonical is None:
                 reason = (
                     f"actor {c.actor!r} is not one of the actors' names "
@@ -177,7 +186,7 @@ class Grounder:
             elif canonical != c.actor:
                 self.report.fixes.append(f"{path}.actor {c.actor!r} -> {canonical!r}")
                 c.actor = canonical
-            cp = lookup.get(_norm_name(c.counterparty)) if c.counterparty else None
+            cp = lookup.get(c.counterparty) if c.counterparty else None
             if cp and cp != c.counterparty:
                 self.report.fixes.append(f"{path}.counterparty {c.counterparty!r} -> {cp!r}")
                 c.counterparty = cp
@@ -190,7 +199,7 @@ class Grounder:
                 continue
             names = []
             for name in q.actors:
-                canonical = lookup.get(_norm_name(name))
+                canonical = lookup.get(name)
                 if canonical is None:
                     self.report.fixes.append(f"{path}.actors dropped unknown {name!r}")
                     continue
@@ -246,9 +255,30 @@ class Grounder:
         return True
 
     @staticmethod
-    def _actor_lookup(actors: list[Actor]) -> dict[str, str]:
-        lookup: dict[str, str] = {}
+    def _actor_lookup(actors: list[Actor]) -> _ActorLookup:
+        return _ActorLookup(actors)
+
+
+class _ActorLookup:
+    """Resolves a name as the model wrote it to an actor's canonical name.
+
+    Exact name or alias first (case, quotes and spacing ignored), then a unique actor
+    whose name ends with the given words ("Putin" -> "Vladimir Putin").
+    """
+
+    def __init__(self, actors: list[Actor]) -> None:
+        self.exact: dict[str, str] = {}
         for actor in actors:
             for name in (actor.name, *actor.aliases):
-                lookup.setdefault(_norm_name(name), actor.name)
-        return lookup
+                self.exact.setdefault(_norm_name(name), actor.name)
+        self.names = [(actor.name, _norm_name(actor.name).split()) for actor in actors]
+
+    def get(self, name: str) -> str | None:
+        key = _norm_name(name)
+        if key in self.exact:
+            return self.exact[key]
+        words = key.split()
+        if not words:
+            return None
+        hits = {full for full, parts in self.names if parts[-len(words) :] == words}
+        return hits.pop() if len(hits) == 1 else None

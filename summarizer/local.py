@@ -21,7 +21,7 @@ import threading
 import time
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from summarizer.errors import BackendUnavailableError
 from summarizer.settings import Settings
@@ -121,7 +121,9 @@ class LocalBackend:
     def _grammar(self, schema: dict[str, Any]) -> Any:
         key = json.dumps(schema, sort_keys=True)
         if key not in self._grammars:
-            self._grammars[key] = self._llama_cpp.LlamaGrammar.from_json_schema(key, verbose=False)
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
         return self._grammars[key]
 
     def create(
@@ -156,7 +158,10 @@ class LocalBackend:
         with self._lock:
             if prompt_format == "completion":
                 prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
-                out = self.llama.create_completion(prompt, grammar=grammar, **sampling)
+                out = cast(
+                    dict[str, Any],
+                    self.llama.create_completion(prompt, grammar=grammar, **sampling),
+                )
                 choice = out["choices"][0]
                 return {
                     "id": out.get("id", "local"),
@@ -172,8 +177,11 @@ class LocalBackend:
                     ],
                     "usage": out.get("usage"),
                 }
-            result: dict[str, Any] = self.llama.create_chat_completion(
-                messages=messages, grammar=grammar, **sampling
+            result = cast(
+                dict[str, Any],
+                self.llama.create_chat_completion(
+                    messages=cast(Any, messages), grammar=grammar, **sampling
+                ),
             )
             result["model"] = self.path.name
             return result

@@ -1,0 +1,155 @@
+"""Prompt files (loading, validation, packaging) and settings resolution."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import summarizer
+from summarizer import ConfigurationError, PromptError, Settings, load_prompt
+from summarizer.prompts import list_prompts, load_prompt_file
+from tests.conftest import ROOT
+
+GOOD = """
+name = "mine"
+version = "v2"
+description = "test prompt"
+system = "Be careful."
+user = "<article>{{ article }}</article>"
+
+[parameters]
+temperature = 0.2
+max_tokens = 100
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "mine.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_prompt_loads_with_hash() -> None:
+    prompt = load_prompt("summarize@v1")
+    assert prompt.ref == "summarize@v1"
+    assert len(prompt.sha256) == 64
+    assert load_prompt("summarize").version == prompt.version or len(list_prompts()) > 1
+    messages = prompt.render("Some article text.", title="A title")
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "<article>\nSome article text.\n</article>" in messages[1]["content"]
+    assert "Title: A title" in messages[1]["content"]
+
+
+def test_user_prompt_file(tmp_path: Path) -> None:
+    prompt = load_prompt(str(_write(tmp_path, GOOD)))
+    assert (prompt.ref, prompt.spec.parameters.temperature) == ("mine@v2", 0.2)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (GOOD.replace('system = "Be careful."', 'system = "x"\ncolour = "blue"'), "colour"),
+        (GOOD.replace("max_tokens = 100", "max_tokens = 100\nbeam = 3"), "parameters.beam"),
+        (GOOD.replace("{{ article }}", "{{ articel }}"), "unknown variable(s) articel"),
+        (GOOD.replace("{{ article }}", "nothing"), "never use article"),
+        (GOOD.replace("{{ article }}", "{{ article "), "user template line"),
+        (GOOD.replace('version = "v2"', 'version = "2"'), "version"),
+        (GOOD.replace('description = "test prompt"\n', ""), "description: Field required"),
+        ("name = [", "not valid TOML"),
+    ],
+    ids=["unknown-key", "unknown-param", "unknown-var", "no-article", "syntax", "version",
+         "missing-key", "toml"],
+)  # fmt: skip
+def test_invalid_prompt_files_fail_clearly(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(PromptError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        load_prompt_file(_write(tmp_path, text))
+
+
+def test_unknown_prompt_refs() -> None:
+    with pytest.raises(PromptError, match="unknown prompt"):
+        load_prompt("nope@v1")
+    with pytest.raises(PromptError, match="prompt file not found"):
+        load_prompt("missing/file.toml")
+
+
+def test_released_prompts_are_never_edited() -> None:
+    """A released prompt's hash is pinned here; a change must be a new version."""
+    pinned = (ROOT / "prompts" / "RELEASED").read_text(encoding="utf-8").split()
+    released = dict(zip(pinned[::2], pinned[1::2], strict=True))
+    shipped = {p.ref: p.sha256 for p in list_prompts()}
+    for ref, sha in released.items():
+        assert shipped.get(ref) == sha, f"{ref} was edited or removed: add a new version"
+    assert set(shipped) == set(released), "record a new prompt's hash in prompts/RELEASED"
+
+
+def test_wheel_ships_the_prompts(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    wheel = next(tmp_path.glob("summarizer-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        zf.extractall(tmp_path / "site")
+    assert "summarizer/_prompts/summarize/v1.toml" in names
+    assert "summarizer/py.typed" in names
+    # Loaded from the unpacked wheel, away from the checkout, the prompt is found.
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "from summarizer import load_prompt; p = load_prompt('summarize@v1'); print(p.path)"],
+        cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")},
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "/site/summarizer/_prompts/summarize/v1.toml" in out.stdout
+
+
+def test_model_resolution_order() -> None:
+    assert Settings.resolve(env={}).model == "local"
+    assert Settings.resolve(env={"OPENAI_API_KEY": "sk"}).model == "openai/gpt-4o-mini"
+    env = {"OPENAI_API_KEY": "sk", "SUMMARIZER_MODEL": "ollama/llama3.1"}
+    assert Settings.resolve(env=env).model == "ollama/llama3.1"
+    assert Settings.resolve(env=env, model="vllm/qwen").model == "vllm/qwen"
+
+
+def test_modes_and_base_urls_per_provider() -> None:
+    openai = Settings.resolve(env={"OPENAI_API_KEY": "sk"})
+    assert (openai.effective_mode, openai.effective_base_url) == ("tools", None)
+    ollama = Settings.resolve(env={}, model="ollama/llama3.1")
+    assert ollama.effective_mode == "json_schema"
+    assert ollama.effective_base_url == "http://localhost:11434/v1"
+    assert ollama.model_ref.name == "llama3.1"
+    served = Settings.resolve(
+        env={"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}, model="Qwen/Qwen3-8B"
+    )
+    assert served.model_ref.name == "Qwen/Qwen3-8B"
+    assert served.effective_mode == "json_schema"
+    assert Settings.resolve(env={}, model="m", mode="md_json").effective_mode == "md_json"
+    local = Settings.resolve(env={}, model="local:/models/x.gguf")
+    assert (local.model_ref.is_local, local.model_ref.name) == (True, "/models/x.gguf")
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(ConfigurationError, match="unknown mode"):
+        Settings.resolve(env={}, mode="xml")
+    with pytest.raises(ConfigurationError, match="unknown setting"):
+        Settings.resolve(env={}, colour="blue")
+    with pytest.raises(ConfigurationError, match="empty model"):
+        Settings.resolve(env={}, model=" ")
+
+
+def test_public_api_is_complete_and_sorted() -> None:
+    public = {
+        name for name in dir(summarizer)
+        if not name.startswith("_") and name not in {"annotations"}
+        and not isinstance(getattr(summarizer, name), type(summarizer))
+        and getattr(getattr(summarizer, name), "__module__", "summarizer").startswith("summarizer")
+    }  # fmt: skip
+    public.discard("version")
+    public.discard("PackageNotFoundError")
+    assert summarizer.__all__ == sorted(summarizer.__all__)
+    assert public <= set(summarizer.__all__)
