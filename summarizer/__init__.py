@@ -48,6 +48,7 @@ from summarizer.schema import (
 from summarizer.settings import Settings
 
 __all__ = [
+    "SCHEMA_VERSION",
     "Actor",
     "Aligner",
     "Article",
@@ -72,7 +73,6 @@ __all__ = [
     "PromptError",
     "ProviderError",
     "ProviderUnreachableError",
-    "SCHEMA_VERSION",
     "Settings",
     "Summarizer",
     "SummarizerError",

@@ -36,7 +36,8 @@ def test_exact_match() -> None:
     ("quote", "expected"),
     [
         # straight apostrophe and a collapsed line break
-        ("though he didn't provide an exact timeline", "though he didn\u2019t\nprovide an exact timeline"),
+        ("though he didn't provide an exact timeline",
+         "though he didn\u2019t\nprovide an exact timeline"),
         # plain hyphens for em dashes, CRLF inside
         ("The Kremlin - via TASS - said the leaders spoke for about an hour",
          "The Kremlin \u2014 via TASS \u2014 said the leaders spoke for\r\nabout an hour"),
@@ -93,7 +94,8 @@ def _summary(**overrides: Any) -> dict[str, Any]:
             "headline": "Trump may meet Putin",
             "summary": "Trump may meet Putin. Details are unclear.",
             "key_points": [
-                {"text": "A meeting may happen.", "evidence": [{"quote": "may soon meet with Putin"}]}
+                {"text": "A meeting may happen.",
+                 "evidence": [{"quote": "may soon meet with Putin"}]}
             ],
         },
         "actors": [
