@@ -17,7 +17,9 @@ from typing import Annotated, NoReturn
 import typer
 
 from summarizer import __version__
-from summarizer.errors import EXIT_CODES, SummarizerError
+from summarizer.errors import EXIT_CODES, DatasetError, SummarizerError
+from summarizer.goldens import check_golden, dataset_ids, read_text
+from summarizer.goldens import fill_offsets as fill_offsets_in
 from summarizer.inputs import read_article
 from summarizer.pipeline import Summarizer
 from summarizer.prompts import list_prompts, load_prompt
@@ -38,6 +40,8 @@ app = typer.Typer(
 )
 prompts_app = typer.Typer(help="List and inspect the versioned prompts.", no_args_is_help=True)
 app.add_typer(prompts_app, name="prompts")
+eval_app = typer.Typer(help="Golden datasets and evals.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 
 class OutputFormat(StrEnum):
@@ -219,6 +223,46 @@ def prompts_show(
     typer.echo(f"file: {info['path']}")
     typer.echo("\n--- system ---\n" + p.spec.system.strip())
     typer.echo("\n--- user ---\n" + p.spec.user.strip())
+
+
+@eval_app.command("check")
+def eval_check(
+    dataset: Annotated[
+        Path, typer.Argument(help="Folder with articles/<id>.txt and golden/<id>.json.")
+    ],
+    fill_offsets: Annotated[
+        bool, typer.Option(help="Write start/end for quotes found verbatim, then check.")
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Check only these ids (repeatable).")
+    ] = None,
+) -> None:
+    """Check every golden file: contract shape, quotes verbatim at their offsets, actors."""
+    try:
+        ids = [i for i in dataset_ids(dataset) if not only or i in only]
+        failed = 0
+        for case_id in ids:
+            path = dataset / "golden" / f"{case_id}.json"
+            if not path.is_file():
+                typer.echo(f"{case_id}: MISSING golden/{case_id}.json")
+                failed += 1
+                continue
+            text = read_text(dataset / "articles" / f"{case_id}.txt")
+            raw = json.loads(read_text(path))
+            if fill_offsets and fill_offsets_in(text, raw):
+                path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", "utf-8")
+            problems = check_golden(text, raw)
+            failed += bool(problems)
+            typer.echo(f"{case_id}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+            for problem in problems:
+                typer.echo(f"  - {problem}")
+        typer.echo(f"{len(ids) - failed}/{len(ids)} golden files pass")
+        if failed:
+            raise DatasetError(f"{failed} golden file(s) in {dataset} fail the checks")
+    except typer.Exit:
+        raise
+    except Exception as error:  # noqa: BLE001
+        _fail(error)
 
 
 def run() -> None:

@@ -8,7 +8,8 @@ The tree (exit codes in brackets)::
     │   ├── InputNotFoundError [11]       no such file
     │   ├── InputIsDirectoryError [12]    a directory where a file was expected
     │   ├── InputDecodeError [13]         binary or non-UTF-8 bytes
-    │   └── ArticleTooLongError [14]      over the model's context budget
+    │   ├── ArticleTooLongError [14]      over the model's context budget
+    │   └── DatasetError [15]             an eval dataset or golden file is invalid
     ├── ConfigurationError [20]           no model configured, bad option value
     │   ├── PromptError [21]              unknown prompt, invalid prompt file
     │   └── BackendUnavailableError [22]  an optional backend is not installed/loadable
@@ -59,6 +60,10 @@ class InputDecodeError(InputError):
 
 class ArticleTooLongError(InputError):
     exit_code = 14
+
+
+class DatasetError(InputError):
+    exit_code = 15
 
 
 class ConfigurationError(SummarizerError):
@@ -123,6 +128,7 @@ EXIT_CODES: dict[str, int] = {
         InputIsDirectoryError,
         InputDecodeError,
         ArticleTooLongError,
+        DatasetError,
         ConfigurationError,
         PromptError,
         BackendUnavailableError,

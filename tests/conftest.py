@@ -49,9 +49,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
+def fake_openai(validate_openai: Any) -> Iterator[FakeOpenAI]:
+    """The fake server; every request a test sent is checked against OpenAI's spec."""
     with FakeOpenAI() as server:
         yield server
+    for body in server.requests:
+        validate_openai(body, "CreateChatCompletionRequest")
 
 
 @pytest.fixture(scope="session")
