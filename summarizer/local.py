@@ -13,6 +13,7 @@ schema, so the output always parses; whether its content is true is grounding's 
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
@@ -54,6 +55,28 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_LOG = logging.getLogger("summarizer.llama_cpp")
+_LOG_CALLBACK: Any = None
+
+
+def _route_llama_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's C-level log lines to Python logging (DEBUG), not stderr.
+
+    llama-cpp-python's own callback prints some notices (e.g. about the KV cache) even
+    with ``verbose=False``; our CLI promises one line on stderr for the model in use.
+    """
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        _LOG.debug(text.decode("utf-8", "replace").rstrip())
+
+    _LOG_CALLBACK = callback  # keep a reference: C holds only a pointer
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
 class LocalBackend:
     """One loaded GGUF model; thread-safe (generation is serialized by a lock)."""
 
@@ -78,6 +101,7 @@ class LocalBackend:
         self._sha256 = sha256
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 2
+        _route_llama_logs(llama_cpp)
         started = time.perf_counter()
         try:
             self.llama = llama_cpp.Llama(
@@ -89,9 +113,6 @@ class LocalBackend:
             )
         except (ValueError, RuntimeError, OSError) as e:
             raise BackendUnavailableError(f"cannot load the model {path}: {e}") from e
-        # llama.cpp's C logs go through this logger, and the constructor just reset
-        # its level; messages it prints later (cache notices) are not for our users.
-        logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 1)
         self.load_s = time.perf_counter() - started
         self._llama_cpp = llama_cpp
         self._grammars: dict[str, Any] = {}

