@@ -12,18 +12,27 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from summarizer import __version__
-from summarizer.errors import EXIT_CODES, DatasetError, SummarizerError
+from summarizer.cache import ResponseCache
+from summarizer.errors import (
+    EXIT_CODES,
+    DatasetError,
+    InputNotFoundError,
+    RegressionError,
+    SummarizerError,
+)
+from summarizer.evaluation import build_report, load_report, regressions, run_dataset, score_dataset
 from summarizer.goldens import check_golden, dataset_ids, read_text
 from summarizer.goldens import fill_offsets as fill_offsets_in
 from summarizer.inputs import read_article
 from summarizer.pipeline import Summarizer
 from summarizer.prompts import list_prompts, load_prompt
 from summarizer.render import render
+from summarizer.report import print_table, render_html
 from summarizer.schema import contract_json_schema, llm_json_schema
 from summarizer.settings import Settings
 
@@ -263,6 +272,147 @@ def eval_check(
         raise
     except Exception as error:  # noqa: BLE001
         _fail(error)
+
+
+def _finish_eval(
+    articles: dict[str, dict[str, Any]],
+    run_info: dict[str, Any],
+    dataset: Path,
+    candidates: Path,
+    report_path: Path | None,
+    html_path: Path | None,
+    baseline: Path | None,
+    max_drop: float,
+) -> None:
+    report = build_report(articles, run_info)
+    if report_path:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if html_path:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(render_html(report, dataset, candidates), encoding="utf-8")
+    print_table(report)
+    if report_path:
+        typer.echo(f"report: {report_path}")
+    if html_path:
+        typer.echo(f"html:   {html_path}")
+    if baseline is not None:
+        dropped = regressions(report, load_report(baseline), max_drop)
+        if dropped:
+            raise RegressionError(
+                f"eval gate: dropped more than {max_drop:g} below {baseline}: " + "; ".join(dropped)
+            )
+        typer.echo(f"gate: no drop over {max_drop:g} against {baseline}")
+
+
+@eval_app.command("score")
+def eval_score(
+    golden: Annotated[Path, typer.Option(help="Dataset folder: articles/ and golden/.")],
+    candidates: Annotated[Path, typer.Option(help="Folder of <id>.json candidate summaries.")],
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="A previous JSON report to compare with.")
+    ] = None,
+    max_drop: Annotated[
+        float, typer.Option(help="Fail (exit 50) if overall or a section drops more than this.")
+    ] = 0.05,
+) -> None:
+    """Score candidate summaries against goldens, without calling any model."""
+    try:
+        if not candidates.is_dir():
+            raise InputNotFoundError(f"{candidates}: no such folder of candidates")
+        articles = score_dataset(golden, candidates)
+        run_info = {
+            "dataset": str(golden),
+            "candidates": str(candidates),
+            "model": None,
+            "prompt": None,
+        }
+        _finish_eval(articles, run_info, golden, candidates, report, html, baseline, max_drop)
+    except typer.Exit:
+        raise
+    except Exception as error:  # noqa: BLE001
+        _fail(error)
+
+
+@eval_app.command("run")
+def eval_run(
+    dataset: Annotated[Path, typer.Option(help="Dataset folder: articles/ and golden/.")],
+    model: Annotated[str | None, typer.Option(help="As for `summarize`.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="As for `summarize`.")] = None,
+    prompt: Annotated[str | None, typer.Option(help="NAME@VERSION or a .toml file.")] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for candidates/, report.json and report.html.")
+    ] = Path("eval-out"),
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only these ids (repeatable).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Run only the first N articles.")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="A previous JSON report to compare with.")
+    ] = None,
+    max_drop: Annotated[
+        float, typer.Option(help="Fail (exit 50) if overall or a section drops more than this.")
+    ] = 0.05,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Always call the model.")] = False,
+    max_reasks: Annotated[int | None, typer.Option(help="As for `summarize`.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="As for `summarize`.")] = None,
+) -> None:
+    """Summarize every article of a dataset, then score the results (answers are cached)."""
+    try:
+        ids = [i for i in dataset_ids(dataset) if (dataset / "golden" / f"{i}.json").is_file()]
+        ids = [i for i in ids if not only or i in only][: limit or None]
+        if not ids:
+            raise DatasetError(f"{dataset}: no articles with golden files to run")
+        settings = Settings.resolve(
+            model=model, base_url=base_url, prompt=prompt, max_reasks=max_reasks,
+            max_tokens=max_tokens,
+        )  # fmt: skip
+        cache = None if no_cache else ResponseCache()
+        candidates = out / "candidates"
+        with Summarizer(settings, cache=cache) as summarizer:
+            typer.echo(
+                f"running {len(ids)} articles with {settings.model}, {summarizer.prompt.ref}",
+                err=True,
+            )
+            errors = run_dataset(
+                dataset, summarizer, candidates, ids,
+                progress=lambda i, status: typer.echo(f"  {i}: {status}", err=True),
+            )  # fmt: skip
+            prompt_ref = f"{summarizer.prompt.ref} ({summarizer.prompt.short_hash})"
+        articles = score_dataset(dataset, candidates, ids)
+        for case_id, message in errors.items():
+            articles[case_id]["error"] = message
+        run_info = {
+            "dataset": str(dataset), "candidates": str(candidates), "model": settings.model,
+            "prompt": prompt_ref, "cache": cache.stats() | {"hits": cache.hits} if cache else None,
+        }  # fmt: skip
+        _finish_eval(
+            articles, run_info, dataset, candidates, out / "report.json", out / "report.html",
+            baseline, max_drop,
+        )  # fmt: skip
+    except typer.Exit:
+        raise
+    except Exception as error:  # noqa: BLE001
+        _fail(error)
+
+
+cache_app = typer.Typer(help="The cache of model answers.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("stats")
+def cache_stats() -> None:
+    """Where the cache is and how much it holds."""
+    stats = ResponseCache().stats()
+    typer.echo(json.dumps(stats, indent=2))
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Delete every cached answer."""
+    typer.echo(f"removed {ResponseCache().clear()} cached answer(s)")
 
 
 def run() -> None:

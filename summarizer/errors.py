@@ -16,9 +16,10 @@ The tree (exit codes in brackets)::
     ├── ProviderError [32]                the endpoint answered with an error
     │   ├── ProviderUnreachableError [30] connection refused, DNS, timeouts
     │   └── AuthenticationError [31]      401/403 from the endpoint
-    └── OutputError
-        ├── InvalidOutputError [40]       the model never produced valid output
-        └── UngroundedError [41]          --strict and some evidence was not found
+    ├── OutputError
+    │   ├── InvalidOutputError [40]       the model never produced valid output
+    │   └── UngroundedError [41]          --strict and some evidence was not found
+    └── RegressionError [50]              an eval dropped more than allowed below its baseline
 
 Errors say what went wrong and what to do, in one line, because the CLI prints
 ``str(error)`` as is. Provider errors keep the provider's original exception as
@@ -119,6 +120,10 @@ class UngroundedError(OutputError):
     exit_code = 41
 
 
+class RegressionError(SummarizerError):
+    exit_code = 50
+
+
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
     for cls in (
@@ -137,5 +142,6 @@ EXIT_CODES: dict[str, int] = {
         ProviderError,
         InvalidOutputError,
         UngroundedError,
+        RegressionError,
     )
 }

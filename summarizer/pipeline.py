@@ -7,6 +7,8 @@ The CLI is a thin layer over these.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from datetime import UTC, datetime
 from types import TracebackType
@@ -15,6 +17,7 @@ from typing import Any, Self
 import httpx
 
 from summarizer import __version__
+from summarizer.cache import ResponseCache, cache_key
 from summarizer.errors import ArticleTooLongError
 from summarizer.inputs import check_text
 from summarizer.llm import Extraction, LLMClient
@@ -44,6 +47,7 @@ class Summarizer:
         *,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        cache: ResponseCache | None = None,
         **overrides: Any,
     ) -> None:
         if settings is None:
@@ -56,6 +60,7 @@ class Summarizer:
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._llm: LLMClient | None = None
+        self.cache = cache
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -117,8 +122,11 @@ class Summarizer:
     ) -> ArticleSummary:
         """Summarize one article; every quote in the result is located in ``text``."""
         messages, params = self._prepare(text, source, title, language)
+        key = self._cache_key(text, messages, params)
+        if (cached := self._cached(key, source)) is not None:
+            return cached
         extraction = self.llm.extract(messages, params, text)
-        return self._finish(extraction, source)
+        return self._store(key, self._finish(extraction, source))
 
     async def asummarize(
         self,
@@ -130,8 +138,61 @@ class Summarizer:
     ) -> ArticleSummary:
         """Async :meth:`summarize`; uses ``AsyncOpenAI`` for remote models."""
         messages, params = self._prepare(text, source, title, language)
+        key = self._cache_key(text, messages, params)
+        if (cached := self._cached(key, source)) is not None:
+            return cached
         extraction = await self.llm.aextract(messages, params, text)
-        return self._finish(extraction, source)
+        return self._store(key, self._finish(extraction, source))
+
+    # -- cache -----------------------------------------------------------------------
+
+    def _cache_key(
+        self, text: str, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> str | None:
+        if self.cache is None:
+            return None
+        s = self.settings
+        return cache_key(
+            {
+                "article_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "messages_sha256": hashlib.sha256(
+                    json.dumps(messages, ensure_ascii=False).encode("utf-8")
+                ).hexdigest(),
+                "prompt": [self.prompt.name, self.prompt.version, self.prompt.sha256],
+                "model": str(s.model_ref),
+                "model_file": self._model_file().get("sha256"),
+                "base_url": s.effective_base_url,
+                "mode": s.effective_mode,
+                "params": params,
+                "strict": s.strict,
+                "max_reasks": s.max_reasks,
+                "schema_version": SCHEMA_VERSION,
+            }
+        )
+
+    def _cached(self, key: str | None, source: str) -> ArticleSummary | None:
+        if key is None or self.cache is None:
+            return None
+        data = self.cache.get(key)
+        if data is None:
+            return None
+        summary = ArticleSummary.model_validate(data)
+        summary.meta["source"] = source
+        summary.meta["cache"] = {"hit": True, "key": key}
+        return summary
+
+    def _store(self, key: str | None, summary: ArticleSummary) -> ArticleSummary:
+        if key is not None and self.cache is not None:
+            self.cache.put(key, summary.model_dump(mode="json"))
+            summary.meta["cache"] = {"hit": False, "key": key}
+        return summary
+
+    def _model_file(self) -> dict[str, Any]:
+        if not self.settings.model_ref.is_local:
+            return {}
+        from summarizer.local import local_backend
+
+        return local_backend(self.settings).describe()
 
     def generation_params(self) -> dict[str, Any]:
         """The parameters sent with each request: prompt defaults, then settings."""
@@ -213,9 +274,7 @@ class Summarizer:
             "warnings": contract_warnings(summary),
         }
         if settings.model_ref.is_local:
-            from summarizer.local import local_backend
-
-            summary.meta["model_file"] = local_backend(settings).describe()
+            summary.meta["model_file"] = self._model_file()
         return summary
 
 

@@ -1,0 +1,319 @@
+"""Score a candidate summary against a golden one, per section and overall.
+
+Matching has to tolerate what legitimately differs (an alias for a name, a paraphrased
+action) and punish what is wrong (a commitment given to the wrong actor, an invented
+actor). It is offline, deterministic and fast, using two signals:
+
+* **lexical**: Dice overlap of content-word stems (lowercased, stop words out, words
+  cut to 6 characters so "negotiations"/"negotiate" meet);
+* **evidence**: both summaries quote the same article, so two items whose quotes
+  cover the same characters talk about the same thing, however they are worded.
+
+An item pair's similarity is the larger of the two; pairs are matched one-to-one,
+greedily from the most similar, above ``MATCH_THRESHOLD``. Thresholds and weights
+were set by the meta-eval in ``tests/test_scoring_meta.py`` (paraphrases must score
+near the golden, each degradation lower in the section it damages).
+
+Recall counts only golden items without ``"required": false``; precision counts every
+golden item as a legitimate match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from summarizer.grounding import Aligner, normalize
+from summarizer.schema import Actor, ArticleSummary, Evidence
+
+MATCH_THRESHOLD = 0.3
+SECTION_WEIGHTS = {
+    "key_summary": 0.25,
+    "actors": 0.2,
+    "commitments": 0.2,
+    "open_questions": 0.15,
+    "grounding": 0.2,
+}
+
+_STOP = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been
+    being has have had do does did will would shall should may might can could that this
+    these those it its their his her he she they them we our you your i not no than then
+    there here who whom whose which what when where why how about into over after before
+    also said says say more most such other any some all each own very just up out so
+    s t""".split()
+)
+
+
+def stems(text: str | None) -> set[str]:
+    """Content-word stems of ``text``."""
+    if not text:
+        return set()
+    words = re.findall(r"[a-z0-9]+", normalize(text)[0])
+    return {w[:6] for w in words if w not in _STOP and len(w) > 1}
+
+
+def dice(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def _spans(evidence: list[Evidence], aligner: Aligner) -> list[tuple[int, int]]:
+    out = []
+    for ev in evidence:
+        if (
+            ev.start is not None
+            and ev.end is not None
+            and aligner.text[ev.start : ev.end] == ev.quote
+        ):
+            out.append((ev.start, ev.end))
+            continue
+        match = aligner.locate(ev.quote)
+        if match is not None and match.alignment != "fuzzy":
+            out.append((match.start, match.end))
+    return out
+
+
+def span_overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> float:
+    """Largest overlap of two quote sets, relative to the shorter quote."""
+    best = 0.0
+    for s1, e1 in a:
+        for s2, e2 in b:
+            inter = min(e1, e2) - max(s1, s2)
+            if inter > 0:
+                best = max(best, inter / min(e1 - s1, e2 - s2))
+    return best
+
+
+def _greedy_match(sim: list[list[float]], threshold: float) -> list[tuple[int, int, float]]:
+    pairs = sorted(
+        ((s, i, j) for i, row in enumerate(sim) for j, s in enumerate(row) if s >= threshold),
+        reverse=True,
+    )
+    used_i: set[int] = set()
+    used_j: set[int] = set()
+    out = []
+    for s, i, j in pairs:
+        if i not in used_i and j not in used_j:
+            used_i.add(i)
+            used_j.add(j)
+            out.append((i, j, s))
+    return out
+
+
+@dataclass
+class SectionResult:
+    """Matching outcome for one list section."""
+
+    precision: float
+    recall: float
+    f1: float
+    matched: list[tuple[int, int, float]]  # (golden index, candidate index, similarity)
+    missed: list[int]  # required golden items not matched
+    extra: list[int]  # candidate items not matched
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "matched": [[g, c, round(s, 3)] for g, c, s in self.matched],
+            "missed": self.missed,
+            "extra": self.extra,
+        }
+
+
+def _prf(
+    sim: list[list[float]], required: list[bool], n_cand: int, threshold: float = MATCH_THRESHOLD
+) -> SectionResult:
+    matched = _greedy_match(sim, threshold)
+    matched_g = {g for g, _, _ in matched}
+    matched_c = {c for _, c, _ in matched}
+    n_required = sum(required)
+    recall_hits = sum(1 for g in matched_g if required[g])
+    recall = recall_hits / n_required if n_required else 1.0
+    precision = len(matched_c) / n_cand if n_cand else (1.0 if not n_required else 0.0)
+    if not n_required and not n_cand:
+        precision = recall = 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    missed = [g for g in range(len(required)) if required[g] and g not in matched_g]
+    extra = [c for c in range(n_cand) if c not in matched_c]
+    return SectionResult(precision, recall, f1, matched, missed, extra)
+
+
+def _required(raw_items: list[dict[str, Any]]) -> list[bool]:
+    return [item.get("required", True) is not False for item in raw_items]
+
+
+def _names(actor: Actor) -> set[str]:
+    return {" ".join(sorted(stems(n))) for n in (actor.name, *actor.aliases) if stems(n)}
+
+
+def actor_similarity(g: Actor, c: Actor) -> float:
+    """1.0 for a shared name or alias; else overlap of name words ("Trump" in "Donald
+    Trump" counts, when the shorter name is all in the longer)."""
+    if _names(g) & _names(c):
+        return 1.0
+    best = 0.0
+    for gn in (g.name, *g.aliases):
+        for cn in (c.name, *c.aliases):
+            a, b = stems(gn), stems(cn)
+            contained = bool(a and b) and (a <= b or b <= a)
+            best = max(best, 0.8 if contained else 0.8 * dice(a, b))
+    return best
+
+
+def _role_ok(g: str | None, c: str | None) -> bool:
+    if not g and not c:
+        return True
+    if not g or not c:
+        return False
+    a, b = stems(g), stems(c)
+    return bool(a and b) and (a <= b or b <= a or dice(a, b) >= 0.5)
+
+
+def _item_sim(
+    g_text: str, c_text: str, g_spans: list[tuple[int, int]], c_spans: list[tuple[int, int]]
+) -> float:
+    return max(dice(stems(g_text), stems(c_text)), 0.9 * span_overlap(g_spans, c_spans))
+
+
+def _deadline_ok(g: str | None, c: str | None) -> bool:
+    if not g and not c:
+        return True
+    return bool(g and c) and (stems(g) == stems(c) or dice(stems(g), stems(c)) >= 0.5)
+
+
+def score_summary(
+    golden: ArticleSummary,
+    candidate: ArticleSummary,
+    article: str,
+    golden_raw: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Scores in [0, 1] per section and overall, with what matched, missed and was extra."""
+    raw = golden_raw or golden.model_dump(mode="json")
+    aligner = Aligner(article)
+    sections: dict[str, Any] = {}
+
+    # Key summary: key points matched by meaning, headline and summary by content words.
+    gk, ck = golden.key_summary, candidate.key_summary
+    g_kp_spans = [_spans(kp.evidence, aligner) for kp in gk.key_points]
+    c_kp_spans = [_spans(kp.evidence, aligner) for kp in ck.key_points]
+    kp = _prf(
+        [
+            [
+                _item_sim(g.text, c.text, g_kp_spans[i], c_kp_spans[j])
+                for j, c in enumerate(ck.key_points)
+            ]
+            for i, g in enumerate(gk.key_points)
+        ],
+        _required(raw["key_summary"]["key_points"]),
+        len(ck.key_points),
+    )
+    # A headline is right when what it says is in the golden headline or summary.
+    golden_gist = stems(gk.headline) | stems(gk.summary)
+    said = stems(ck.headline)
+    headline = min(1.0, 1.25 * len(said & golden_gist) / len(said)) if said else 0.0
+    summary_sim = min(1.0, 1.6 * dice(stems(ck.summary), stems(gk.summary)))
+    sections["key_summary"] = {
+        "score": 0.6 * kp.f1 + 0.25 * headline + 0.15 * summary_sim,
+        "headline": round(headline, 4),
+        "summary": round(summary_sim, 4),
+        "key_points": kp.as_dict(),
+    }
+
+    # Actors: alias-aware matching, then role and kind on matched pairs.
+    actors = _prf(
+        [[actor_similarity(g, c) for c in candidate.actors] for g in golden.actors],
+        _required(raw["actors"]),
+        len(candidate.actors),
+        threshold=0.5,
+    )
+    pairs = [(golden.actors[g], candidate.actors[c]) for g, c, _ in actors.matched]
+    role_acc = sum(_role_ok(g.role, c.role) for g, c in pairs) / len(pairs) if pairs else 0.0
+    kind_acc = sum(g.kind == c.kind for g, c in pairs) / len(pairs) if pairs else 0.0
+    if not golden.actors and not candidate.actors:
+        role_acc = kind_acc = 1.0
+    sections["actors"] = {
+        "score": 0.7 * actors.f1 + 0.15 * role_acc + 0.15 * kind_acc,
+        "role_accuracy": round(role_acc, 4),
+        "kind_accuracy": round(kind_acc, 4),
+        **actors.as_dict(),
+    }
+
+    # Commitments: the actor must be the same one (else it is a miss), then the action.
+    owner = {c: g for g, c, _ in actors.matched}
+    cand_index = {a.name: i for i, a in enumerate(candidate.actors)}
+    gold_index = {a.name: i for i, a in enumerate(golden.actors)}
+    g_cm_spans = [_spans(c.evidence, aligner) for c in golden.commitments]
+    c_cm_spans = [_spans(c.evidence, aligner) for c in candidate.commitments]
+
+    def same_actor(g_name: str, c_name: str) -> bool:
+        ci = cand_index.get(c_name)
+        gi = gold_index.get(g_name)
+        if ci is not None and gi is not None and ci in owner:
+            return owner[ci] == gi
+        if gi is None:
+            return False
+        return actor_similarity(golden.actors[gi], Actor(name=c_name, kind="other")) >= 0.8
+
+    sim = [
+        [
+            _item_sim(g.action, c.action, g_cm_spans[i], c_cm_spans[j])
+            if same_actor(g.actor, c.actor)
+            else 0.0
+            for j, c in enumerate(candidate.commitments)
+        ]
+        for i, g in enumerate(golden.commitments)
+    ]
+    commitments = _prf(sim, _required(raw["commitments"]), len(candidate.commitments))
+    cpairs = [(golden.commitments[g], candidate.commitments[c]) for g, c, _ in commitments.matched]
+    certainty = sum(g.certainty == c.certainty for g, c in cpairs) / len(cpairs) if cpairs else 0.0
+    deadline = (
+        sum(_deadline_ok(g.deadline, c.deadline) for g, c in cpairs) / len(cpairs)
+        if cpairs
+        else 0.0
+    )
+    if not golden.commitments and not candidate.commitments:
+        certainty = deadline = 1.0
+    sections["commitments"] = {
+        "score": 0.7 * commitments.f1 + 0.15 * certainty + 0.15 * deadline,
+        "certainty_accuracy": round(certainty, 4),
+        "deadline_accuracy": round(deadline, 4),
+        **commitments.as_dict(),
+    }
+
+    # Open questions: coverage and precision by meaning.
+    g_q_spans = [_spans(q.evidence, aligner) for q in golden.open_questions]
+    c_q_spans = [_spans(q.evidence, aligner) for q in candidate.open_questions]
+    questions = _prf(
+        [
+            [
+                _item_sim(
+                    f"{g.question} {g.why_open or ''}", f"{c.question} {c.why_open or ''}",
+                    g_q_spans[i], c_q_spans[j],
+                )
+                for j, c in enumerate(candidate.open_questions)
+            ]
+            for i, g in enumerate(golden.open_questions)
+        ],
+        _required(raw["open_questions"]),
+        len(candidate.open_questions),
+    )  # fmt: skip
+    sections["open_questions"] = {"score": questions.f1, **questions.as_dict()}
+
+    # Grounding: the share of candidate quotes that are verbatim in the article.
+    quotes = [ev.quote for ev in candidate.evidence()]
+    verbatim = sum(1 for q in quotes if q and q in article)
+    sections["grounding"] = {
+        "score": verbatim / len(quotes) if quotes else 0.0,
+        "quotes": len(quotes),
+        "verbatim": verbatim,
+    }
+
+    for section in sections.values():
+        section["score"] = round(float(section["score"]), 4)
+    overall = sum(SECTION_WEIGHTS[name] * sections[name]["score"] for name in SECTION_WEIGHTS)
+    return {"score": round(overall, 4), "sections": sections}
