@@ -223,6 +223,38 @@ _LIST_BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
 }
 
 
+# String bounds (characters) for the same reason: a small model under a grammar can
+# otherwise write one string until max_tokens runs out, and the JSON never closes.
+_STRING_BOUNDS: dict[tuple[str, str], int] = {
+    ("Evidence", "quote"): 300,
+    ("KeyPoint", "text"): 250,
+    ("KeySummary", "headline"): 120,
+    ("KeySummary", "summary"): 700,
+    ("Actor", "name"): 80,
+    ("Actor", "role"): 80,
+    ("Actor", "affiliation"): 80,
+    ("Actor", "aliases"): 60,
+    ("Commitment", "actor"): 80,
+    ("Commitment", "action"): 200,
+    ("Commitment", "counterparty"): 80,
+    ("Commitment", "deadline"): 60,
+    ("OpenQuestion", "question"): 200,
+    ("OpenQuestion", "why_open"): 250,
+    ("OpenQuestion", "actors"): 80,
+}
+
+
+def _bound_strings(prop: dict[str, Any], limit: int) -> None:
+    """Add maxLength to every string type in ``prop`` (plain, nullable or array items)."""
+    if prop.get("type") == "string":
+        prop["maxLength"] = limit
+    for key in ("anyOf", "oneOf"):
+        for option in prop.get(key, []):
+            _bound_strings(option, limit)
+    if isinstance(prop.get("items"), dict):
+        _bound_strings(prop["items"], limit)
+
+
 @cache
 def _llm_schema_json() -> str:
     schema = ArticleSummary.model_json_schema()
@@ -240,6 +272,8 @@ def _llm_schema_json() -> str:
         # The model has to produce these lists, so they are required for it.
         if field not in defs[model_name].setdefault("required", []):
             defs[model_name]["required"].append(field)
+    for (model_name, field), limit in _STRING_BOUNDS.items():
+        _bound_strings(defs[model_name]["properties"][field], limit)
     root = defs.pop("ArticleSummary")
     root["properties"].pop("schema_version", None)
     return json.dumps({**root, "$defs": defs})
