@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -67,6 +68,11 @@ class ModeOption(StrEnum):
 
 
 def _fail(error: BaseException) -> NoReturn:
+    if isinstance(error, BrokenPipeError):
+        # The reader went away (`| head`): not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141)
     if isinstance(error, SummarizerError):
         typer.echo(f"summarizer: error: {error}", err=True)
         raise typer.Exit(error.exit_code)

@@ -215,3 +215,12 @@ def test_exit_codes_are_distinct() -> None:
     assert len(codes) == len(set(codes))
     listed = runner.invoke(app, ["exit-codes"])
     assert "41  UngroundedError" in listed.stdout
+
+
+def test_closed_pipe_is_not_an_error() -> None:
+    proc = subprocess.run(
+        ["bash", "-c", f"'{sys.executable}' -m summarizer eval check evals/wikinews | head -n 1"],
+        capture_output=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.stdout.decode().count("\n") == 1
+    assert proc.stderr == b""
