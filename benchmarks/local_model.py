@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -119,8 +120,14 @@ def bench_corpus(paths: list[Path]) -> dict[str, Any]:
         try:
             s = summarizer.summarize(text, source=path.stem)
         except SummarizerError as e:
-            rows.append({"id": path.stem, "valid": False, "error": f"{type(e).__name__}: {e}"[:200],
-                         "seconds": round(time.perf_counter() - started, 1)})  # fmt: skip
+            rows.append(
+                {
+                    "id": path.stem,
+                    "valid": False,
+                    "error": f"{type(e).__name__}: {e}"[:200],
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
             print(f"{path.stem}: error {type(e).__name__}", flush=True)
             continue
         g = s.meta["grounding"]
@@ -167,13 +174,13 @@ def main() -> None:
     result: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),
-            "cpu_count": __import__("os").cpu_count(),
+            "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
-        },  # fmt: skip
+        },
         "speed_seed": bench_speed(seed, args.runs),
     }
-    print(json.dumps({k: v for k, v in result["speed_seed"].items() if k != "params"}, indent=1,
-                     default=str)[:3000], flush=True)  # fmt: skip
+    speed = {k: v for k, v in result["speed_seed"].items() if k != "params"}
+    print(json.dumps(speed, indent=1, default=str)[:3000], flush=True)
     paths = sorted(p for p in args.corpus.glob("*.txt") if not p.stem.startswith("000-"))
     if args.corpus_limit != 0:
         result["corpus"] = bench_corpus(paths[: args.corpus_limit])
