@@ -310,7 +310,25 @@ class LLMArticleSummary(ArticleSummary):
 
 # Contract guidance that is not structure -------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*(?:\s|$)")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*(?=\s+[\"“‘(]?[A-Z0-9]|\s*$)")
+# A period after these is not a sentence end ("U.S.", "Feb. 14", "Mr. Smith").
+_ABBREVIATION = re.compile(
+    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gen|Gov|Sen|Rep|Lt|Col|Capt|Sgt|Prof|Rev|Jan|Feb"
+    r"|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|No|vs|etc|Inc|Ltd|Co|Corp|Mt|Ft|approx))$"
+)
+
+
+def count_sentences(text: str) -> int:
+    """Sentences in ``text``, not counting periods after common abbreviations."""
+    text = text.strip()
+    count = 0
+    for m in _SENTENCE_END.finditer(text):
+        if text[m.start()] == "." and _ABBREVIATION.search(text[: m.start()]):
+            continue
+        count += 1
+    if text and not re.search(r"[.!?…][\"'”’)]*$", text):
+        count += 1  # a last sentence without its full stop
+    return count
 
 
 def _words(text: str) -> int:
@@ -329,7 +347,7 @@ def contract_warnings(summary: ArticleSummary) -> list[str]:
         out.append(f"headline has {_words(ks.headline)} words (at most 15)")
     if _words(ks.summary) > 90:
         out.append(f"summary has {_words(ks.summary)} words (at most 90)")
-    sentences = len(_SENTENCE_END.findall(ks.summary.strip()))
+    sentences = count_sentences(ks.summary)
     if not 2 <= sentences <= 4:
         out.append(f"summary has {sentences} sentence(s) (2 to 4)")
     if not 3 <= len(ks.key_points) <= 7:

@@ -153,3 +153,18 @@ def test_items_without_evidence_are_unsupported() -> None:
 def test_without_context_loading_does_not_ground() -> None:
     summary = ArticleSummary.model_validate(json.loads(json.dumps(_summary())))
     assert summary.actors[0].evidence[0].start is None
+
+
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [
+        ("The U.S. agreed. Talks start Feb. 14 in Germany.", 2),
+        ("Mr. Smith said \u201cno.\u201d Then he left!", 2),
+        ("He met J. Smith. It went well. Later, nothing", 3),
+        ("One sentence only", 1),
+    ],
+)
+def test_sentence_count_skips_abbreviations(text: str, n: int) -> None:
+    from summarizer.schema import count_sentences
+
+    assert count_sentences(text) == n
