@@ -181,7 +181,10 @@ def _required(raw_items: list[dict[str, Any]]) -> list[bool]:
 
 
 def _names(actor: Actor) -> set[str]:
-    return {" ".join(sorted(stems(n))) for n in (actor.name, *actor.aliases) if stems(n)}
+    # A name made only of stop words ("the i", a newspaper) is compared as written.
+    return {
+        " ".join(sorted(stems(n))) or normalize(n)[0].strip() for n in (actor.name, *actor.aliases)
+    } - {""}
 
 
 def actor_similarity(g: Actor, c: Actor) -> float:

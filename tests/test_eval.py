@@ -178,3 +178,17 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert "Eval report" in dom
     assert 'class="missed"' in dom
     assert ids[0] in dom
+
+
+def test_score_the_full_set(tmp_path: Path) -> None:
+    """`eval score` over all 33 goldens (as candidates) in one go: every article 1.0."""
+    report = tmp_path / "full.json"
+    result = runner.invoke(
+        app,
+        ["eval", "score", "--golden", str(DATASET), "--candidates", str(DATASET / "golden"),
+         "--report", str(report)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stdout
+    doc = json.loads(report.read_text())
+    assert doc["aggregate"]["articles"] == 33
+    assert doc["aggregate"]["score"] == 1.0
