@@ -311,18 +311,22 @@ def _finish_eval(
         typer.echo(f"gate: no drop over {max_drop:g} against {baseline}")
 
 
+BaselineOption = Annotated[
+    Path | None, typer.Option(help="A previous JSON report to compare with.")
+]
+MaxDropOption = Annotated[
+    float, typer.Option(help="Fail (exit 50) if overall or a section drops more than this.")
+]
+
+
 @eval_app.command("score")
 def eval_score(
     golden: Annotated[Path, typer.Option(help="Dataset folder: articles/ and golden/.")],
     candidates: Annotated[Path, typer.Option(help="Folder of <id>.json candidate summaries.")],
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
-    baseline: Annotated[
-        Path | None, typer.Option(help="A previous JSON report to compare with.")
-    ] = None,
-    max_drop: Annotated[
-        float, typer.Option(help="Fail (exit 50) if overall or a section drops more than this.")
-    ] = 0.05,
+    baseline: BaselineOption = None,
+    max_drop: MaxDropOption = 0.05,
 ) -> None:
     """Score candidate summaries against goldens, without calling any model."""
     try:
@@ -355,12 +359,8 @@ def eval_run(
         list[str] | None, typer.Option("--only", help="Run only these ids (repeatable).")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Run only the first N articles.")] = None,
-    baseline: Annotated[
-        Path | None, typer.Option(help="A previous JSON report to compare with.")
-    ] = None,
-    max_drop: Annotated[
-        float, typer.Option(help="Fail (exit 50) if overall or a section drops more than this.")
-    ] = 0.05,
+    baseline: BaselineOption = None,
+    max_drop: MaxDropOption = 0.05,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Always call the model.")] = False,
     max_reasks: Annotated[int | None, typer.Option(help="As for `summarize`.")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="As for `summarize`.")] = None,

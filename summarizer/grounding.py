@@ -120,6 +120,29 @@ class Aligner:
         return Match(start, self._index[nend - 1] + 1, alignment)
 
 
+def evidence_spans(
+    evidence: list[Evidence], aligner: Aligner, *, fuzzy: bool = True
+) -> list[tuple[int, int]]:
+    """Where each quote stands: its own offsets when they hold, else located afresh.
+
+    Quotes that cannot be located are left out; ``fuzzy=False`` also leaves out those
+    only a fuzzy match finds (scoring wants evidence that is really in the text).
+    """
+    out = []
+    for ev in evidence:
+        if (
+            ev.start is not None
+            and ev.end is not None
+            and aligner.text[ev.start : ev.end] == ev.quote
+        ):
+            out.append((ev.start, ev.end))
+            continue
+        match = aligner.locate(ev.quote)
+        if match is not None and (fuzzy or match.alignment != "fuzzy"):
+            out.append((match.start, match.end))
+    return out
+
+
 @dataclass
 class Dropped:
     """One item removed because it could not be supported by the article."""

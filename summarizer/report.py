@@ -21,8 +21,8 @@ from rich.table import Table
 
 from summarizer.evaluation import SECTIONS
 from summarizer.goldens import read_text
-from summarizer.grounding import Aligner
-from summarizer.schema import ArticleSummary, Evidence
+from summarizer.grounding import Aligner, evidence_spans
+from summarizer.schema import ArticleSummary
 
 
 def print_table(report: dict[str, Any], console: Console | None = None) -> None:
@@ -48,20 +48,6 @@ def print_table(report: dict[str, Any], console: Console | None = None) -> None:
         style="bold",
     )
     console.print(table)
-
-
-def _spans(evidence: list[Evidence], aligner: Aligner) -> list[tuple[int, int]]:
-    out = []
-    for ev in evidence:
-        if (
-            ev.start is not None
-            and ev.end is not None
-            and aligner.text[ev.start : ev.end] == ev.quote
-        ):
-            out.append((ev.start, ev.end))
-        elif (m := aligner.locate(ev.quote)) is not None:
-            out.append((m.start, m.end))
-    return out
 
 
 def highlight(text: str, golden: list[tuple[int, int]], candidate: list[tuple[int, int]]) -> str:
@@ -136,12 +122,12 @@ def render_html(report: dict[str, Any], dataset: Path, candidates: Path) -> str:
         golden = ArticleSummary.model_validate(
             json.loads(read_text(dataset / "golden" / f"{case_id}.json"))
         )
-        g_spans = _spans(golden.evidence(), aligner)
+        g_spans = evidence_spans(golden.evidence(), aligner)
         c_spans: list[tuple[int, int]] = []
         cand_path = candidates / f"{case_id}.json"
         if "error" not in result and cand_path.is_file():
             candidate = ArticleSummary.model_validate_json(read_text(cand_path))
-            c_spans = _spans(candidate.evidence(), aligner)
+            c_spans = evidence_spans(candidate.evidence(), aligner)
             sections = result["sections"]
             entry["golden_headline"] = golden.key_summary.headline
             entry["candidate_headline"] = candidate.key_summary.headline

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from summarizer.grounding import Aligner, normalize
+from summarizer.grounding import Aligner, evidence_spans, normalize
 from summarizer.schema import Actor, ArticleSummary, Evidence
 
 MATCH_THRESHOLD = 0.3
@@ -91,22 +91,6 @@ def dice(a: set[str], b: set[str]) -> float:
     if not a or not b:
         return 0.0
     return 2 * len(a & b) / (len(a) + len(b))
-
-
-def _spans(evidence: list[Evidence], aligner: Aligner) -> list[tuple[int, int]]:
-    out = []
-    for ev in evidence:
-        if (
-            ev.start is not None
-            and ev.end is not None
-            and aligner.text[ev.start : ev.end] == ev.quote
-        ):
-            out.append((ev.start, ev.end))
-            continue
-        match = aligner.locate(ev.quote)
-        if match is not None and match.alignment != "fuzzy":
-            out.append((match.start, match.end))
-    return out
 
 
 def span_overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> float:
@@ -250,10 +234,13 @@ def score_summary(
     aligner = Aligner(article)
     sections: dict[str, Any] = {}
 
+    def located(evidence: list[Evidence]) -> list[tuple[int, int]]:
+        return evidence_spans(evidence, aligner, fuzzy=False)
+
     # Key summary: key points matched by meaning, headline and summary by content words.
     gk, ck = golden.key_summary, candidate.key_summary
-    g_kp_spans = [_spans(kp.evidence, aligner) for kp in gk.key_points]
-    c_kp_spans = [_spans(kp.evidence, aligner) for kp in ck.key_points]
+    g_kp_spans = [located(kp.evidence) for kp in gk.key_points]
+    c_kp_spans = [located(kp.evidence) for kp in ck.key_points]
     kp = _prf(
         [
             [
@@ -300,8 +287,8 @@ def score_summary(
     owner = {c: g for g, c, _ in actors.matched}
     cand_index = {a.name: i for i, a in enumerate(candidate.actors)}
     gold_index = {a.name: i for i, a in enumerate(golden.actors)}
-    g_cm_spans = [_spans(c.evidence, aligner) for c in golden.commitments]
-    c_cm_spans = [_spans(c.evidence, aligner) for c in candidate.commitments]
+    g_cm_spans = [located(c.evidence) for c in golden.commitments]
+    c_cm_spans = [located(c.evidence) for c in candidate.commitments]
 
     def same_actor(g_name: str, c_name: str) -> bool:
         ci = cand_index.get(c_name)
@@ -345,8 +332,8 @@ def score_summary(
     }
 
     # Open questions: coverage and precision by meaning.
-    g_q_spans = [_spans(q.evidence, aligner) for q in golden.open_questions]
-    c_q_spans = [_spans(q.evidence, aligner) for q in candidate.open_questions]
+    g_q_spans = [located(q.evidence) for q in golden.open_questions]
+    c_q_spans = [located(q.evidence) for q in candidate.open_questions]
     # The question itself, or with its reason: a long why_open must not dilute a match.
     questions = _prf(
         [
