@@ -20,14 +20,18 @@ out) the unsupported items are removed and listed in a :class:`GroundingReport`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from rapidfuzz import fuzz
+
+from summarizer.text import sentence_spans
 
 if TYPE_CHECKING:
     from summarizer.schema import Actor, ArticleSummary, Evidence
 
+T = TypeVar("T")
 FUZZY_MIN_SCORE = 90.0
 _MIN_FUZZY_CHARS = 25  # one typo in a short quote can change its meaning
 
@@ -143,6 +147,23 @@ def evidence_spans(
     return out
 
 
+_CLAUSE = re.compile(r"[^,;:]+[,;:]?")
+
+
+def quote_candidates(text: str, min_words: int = 3, max_words: int = 40) -> tuple[str, ...]:
+    """Verbatim spans of ``text`` that make good evidence quotes: its sentences, and
+    the clauses of sentences too long to quote whole (3 to 40 words, in order)."""
+    found: dict[str, None] = {}
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        pieces = [sentence] if len(sentence.split()) <= max_words else _CLAUSE.findall(sentence)
+        for piece in pieces:
+            piece = piece.strip().rstrip(",;:").strip()
+            if min_words <= len(piece.split()) <= max_words and piece in text:
+                found.setdefault(piece, None)
+    return tuple(found)
+
+
 @dataclass
 class Dropped:
     """One item removed because it could not be supported by the article."""
@@ -180,6 +201,7 @@ class Grounder:
     def apply(self, summary: ArticleSummary) -> None:
         self.report = GroundingReport()
         problems: list[str] = []
+        self._dedupe(summary)
         ks = summary.key_summary
         ks.key_points = [
             kp
@@ -238,6 +260,36 @@ class Grounder:
                 "commitment's actor must be one of the actors' names. Fix these:\n- "
                 + "\n- ".join(problems)
             )
+
+    def _dedupe(self, summary: ArticleSummary) -> None:
+        """Drop repeated items (same text, or same actor name): small models loop.
+
+        Not an error to re-ask about: the first copy carries all there is to say.
+        """
+        ks = summary.key_summary
+        ks.key_points = self._unique("key_points", ks.key_points, lambda kp: kp.text)
+        summary.actors = self._unique("actors", summary.actors, lambda a: a.name)
+        summary.commitments = self._unique(
+            "commitments", summary.commitments, lambda c: f"{c.actor} {c.action}"
+        )
+        summary.open_questions = self._unique(
+            "open_questions", summary.open_questions, lambda q: q.question
+        )
+
+    def _unique(self, section: str, items: list[T], key: Callable[[T], str]) -> list[T]:
+        seen: set[str] = set()
+        kept = []
+        for item in items:
+            k = _norm_name(key(item))
+            if k in seen:
+                continue
+            seen.add(k)
+            kept.append(item)
+        if len(kept) < len(items):
+            self.report.fixes.append(
+                f"{section}: dropped {len(items) - len(kept)} repeated item(s)"
+            )
+        return kept
 
     def _fail(self, path: str, label: str, reason: str, problems: list[str]) -> bool:
         """Record a failure; return whether the item may stay (never, for now)."""

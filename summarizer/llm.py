@@ -52,8 +52,8 @@ from summarizer.errors import (
     SummarizerError,
     UngroundedError,
 )
-from summarizer.grounding import Grounder, GroundingReport
-from summarizer.schema import LLMArticleSummary
+from summarizer.grounding import Grounder, GroundingReport, quote_candidates
+from summarizer.schema import Limits, LLMArticleSummary, response_model
 from summarizer.settings import Settings
 
 _MODES = {
@@ -216,8 +216,10 @@ class LLMClient:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         local_create: LocalCreate | None = None,
+        limits: Limits = (),
     ) -> None:
         self.settings = settings
+        self.limits = limits
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._local_create = local_create
@@ -376,8 +378,9 @@ class LLMClient:
     def _request(
         self, messages: list[dict[str, str]], params: dict[str, Any], article: str
     ) -> dict[str, Any]:
+        choices = quote_candidates(article) if dict(self.limits).get("quotes_from_article") else ()
         return {
-            "response_model": LLMArticleSummary,
+            "response_model": response_model(self.limits, choices),
             "messages": messages,
             "model": self.settings.model_ref.name,
             "context": {"grounder": Grounder(article, policy="raise")},

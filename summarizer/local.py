@@ -77,6 +77,18 @@ def _route_llama_logs(llama_cpp: Any) -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
+def _clean_json(text: str) -> str:
+    """Re-serialize JSON that only a lenient parser accepts.
+
+    llama.cpp's JSON grammar lets raw newlines into strings, which strict parsers
+    (Pydantic's among them) reject; the content is fine, so normalize it here.
+    """
+    try:
+        return json.dumps(json.loads(text, strict=False), ensure_ascii=False)
+    except ValueError:
+        return text
+
+
 class LocalBackend:
     """One loaded GGUF model; thread-safe (generation is serialized by a lock)."""
 
@@ -140,7 +152,7 @@ class LocalBackend:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=True)) + 8 * len(messages)
 
     def _grammar(self, schema: dict[str, Any]) -> Any:
-        key = json.dumps(schema, sort_keys=True)
+        key = json.dumps(schema)  # key order is generation order: never sort it
         if key not in self._grammars:
             from llama_cpp.llama_grammar import LlamaGrammar
 
@@ -177,27 +189,20 @@ class LocalBackend:
             if value is not None:
                 sampling[name] = value
         with self._lock:
-            if prompt_format == "completion":
-                prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
-                out = cast(
-                    dict[str, Any],
-                    self.llama.create_completion(prompt, grammar=grammar, **sampling),
-                )
-                choice = out["choices"][0]
-                return {
-                    "id": out.get("id", "local"),
-                    "object": "chat.completion",
-                    "created": out.get("created", int(time.time())),
-                    "model": self.path.name,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": choice["text"]},
-                            "finish_reason": choice.get("finish_reason") or "stop",
-                        }
-                    ],
-                    "usage": out.get("usage"),
-                }
+            result = self._generate(messages, grammar, sampling, prompt_format)
+        message = result["choices"][0]["message"]
+        message["content"] = _clean_json(message.get("content") or "")
+        return result
+
+    def _generate(
+        self,
+        messages: list[dict[str, Any]],
+        grammar: Any,
+        sampling: dict[str, Any],
+        prompt_format: str,
+    ) -> dict[str, Any]:
+        """One llama.cpp call, answered in the chat-completions shape."""
+        if prompt_format != "completion":
             result = cast(
                 dict[str, Any],
                 self.llama.create_chat_completion(
@@ -206,6 +211,26 @@ class LocalBackend:
             )
             result["model"] = self.path.name
             return result
+        # A base model continues a document: the messages, one after the other.
+        prompt = "\n\n".join(str(m.get("content") or "") for m in messages)
+        out = cast(
+            dict[str, Any], self.llama.create_completion(prompt, grammar=grammar, **sampling)
+        )
+        choice = out["choices"][0]
+        return {
+            "id": out.get("id", "local"),
+            "object": "chat.completion",
+            "created": out.get("created", int(time.time())),
+            "model": self.path.name,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": choice["text"]},
+                    "finish_reason": choice.get("finish_reason") or "stop",
+                }
+            ],
+            "usage": out.get("usage"),
+        }
 
 
 _BACKENDS: dict[tuple[str, int, int | None, int], LocalBackend] = {}

@@ -77,6 +77,7 @@ class Summarizer:
                 http_client=self._http_client,
                 async_http_client=self._async_http_client,
                 local_create=local_create,
+                limits=self.prompt.spec.limits.as_tuple(),
             )
         return self._llm
 

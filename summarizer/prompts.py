@@ -47,6 +47,40 @@ class GenerationParams(BaseModel):
     min_p: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
+class PromptLimits(BaseModel):
+    """Tighter list sizes for the schema the model fills (e.g. for a small local model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_points: int | None = Field(default=None, ge=1, le=7)
+    actors: int | None = Field(default=None, ge=1)
+    commitments: int | None = Field(default=None, ge=0)
+    open_questions: int | None = Field(default=None, ge=0)
+    evidence: int | None = Field(default=None, ge=1)
+    aliases: int | None = Field(default=None, ge=0)
+    quote_chars: int | None = Field(default=None, ge=20)
+    text_chars: int | None = Field(default=None, ge=20)
+    evidence_first: bool = Field(
+        default=False,
+        description="Ask for each item's evidence before its text, and key points first.",
+    )
+    quotes_from_article: bool = Field(
+        default=False,
+        description=(
+            "Offer the article's own sentences as the only allowed quotes (a JSON-schema "
+            "enum, so grammar-constrained backends cannot invent a quote)."
+        ),
+    )
+
+    def as_tuple(self) -> tuple[tuple[str, int], ...]:
+        values = self.model_dump(exclude_none=True)
+        # Switches go in as 1 when on, and not at all when off.
+        for switch in ("evidence_first", "quotes_from_article"):
+            if values.pop(switch):
+                values[switch] = 1
+        return tuple(sorted(values.items()))
+
+
 class PromptFile(BaseModel):
     """The on-disk shape of a prompt; unknown keys are an error, not ignored."""
 
@@ -64,6 +98,7 @@ class PromptFile(BaseModel):
         ),
     )
     parameters: GenerationParams = Field(default_factory=GenerationParams)
+    limits: PromptLimits = Field(default_factory=PromptLimits)
     system: str
     user: str
 

@@ -18,13 +18,13 @@ which arrives through the Pydantic validation context. See :mod:`summarizer.grou
 
 from __future__ import annotations
 
-import copy
 import json
-import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from summarizer.text import count_sentences
 
 SCHEMA_VERSION: Literal["1"] = "1"
 
@@ -244,6 +244,17 @@ _STRING_BOUNDS: dict[tuple[str, str], int] = {
 }
 
 
+_NON_EMPTY = (
+    ("KeySummary", "headline"),
+    ("KeySummary", "summary"),
+    ("KeyPoint", "text"),
+    ("Actor", "name"),
+    ("Commitment", "actor"),
+    ("Commitment", "action"),
+    ("OpenQuestion", "question"),
+)
+
+
 def _bound_strings(prop: dict[str, Any], limit: int) -> None:
     """Add maxLength to every string type in ``prop`` (plain, nullable or array items)."""
     if prop.get("type") == "string":
@@ -255,8 +266,20 @@ def _bound_strings(prop: dict[str, Any], limit: int) -> None:
         _bound_strings(prop["items"], limit)
 
 
+# What a prompt file's ``[limits]`` table may tighten: list name -> the lists it bounds.
+LIMIT_TARGETS: dict[str, tuple[tuple[str, str], ...]] = {
+    "key_points": (("KeySummary", "key_points"),),
+    "actors": (("ArticleSummary", "actors"),),
+    "commitments": (("ArticleSummary", "commitments"),),
+    "open_questions": (("ArticleSummary", "open_questions"),),
+    "evidence": tuple((m, "evidence") for m in ("KeyPoint", "Actor", "Commitment", "OpenQuestion")),
+    "aliases": (("Actor", "aliases"),),
+}
+Limits = tuple[tuple[str, int], ...]  # sorted (name, max) pairs: hashable, for caching
+
+
 @cache
-def _llm_schema_json() -> str:
+def _llm_schema_json(limits: Limits = ()) -> str:
     schema = ArticleSummary.model_json_schema()
     defs = schema.setdefault("$defs", {})
     defs["ArticleSummary"] = {k: v for k, v in schema.items() if k != "$defs"}
@@ -274,14 +297,51 @@ def _llm_schema_json() -> str:
             defs[model_name]["required"].append(field)
     for (model_name, field), limit in _STRING_BOUNDS.items():
         _bound_strings(defs[model_name]["properties"][field], limit)
+    # Required text must say something: a grammar-bound model otherwise writes "".
+    for model_name, field in _NON_EMPTY:
+        defs[model_name]["properties"][field]["minLength"] = 3
+    for name, most in limits:
+        if name == "quote_chars":
+            _bound_strings(defs["Evidence"]["properties"]["quote"], most)
+            continue
+        if name == "text_chars":
+            for (model_name, field), limit in _STRING_BOUNDS.items():
+                if (model_name, field) != ("Evidence", "quote"):
+                    longer = 3 if field == "summary" else 1
+                    _bound_strings(defs[model_name]["properties"][field], min(limit, most * longer))
+            continue
+        if name == "evidence_first":
+            # Pick the quote, then write about it; key points before the headline.
+            for node in defs.values():
+                props = node.get("properties", {})
+                if "evidence" in props:
+                    node["properties"] = {"evidence": props.pop("evidence"), **props}
+            ks = defs["KeySummary"]["properties"]
+            defs["KeySummary"]["properties"] = {"key_points": ks.pop("key_points"), **ks}
+            continue
+        if name not in LIMIT_TARGETS:
+            continue  # switches such as quotes_from_article act per request
+        for model_name, field in LIMIT_TARGETS[name]:
+            prop = defs[model_name]["properties"][field]
+            prop["maxItems"] = min(prop["maxItems"], most)
+            prop["minItems"] = min(prop["minItems"], prop["maxItems"])
     root = defs.pop("ArticleSummary")
     root["properties"].pop("schema_version", None)
     return json.dumps({**root, "$defs": defs})
 
 
-def llm_json_schema() -> dict[str, Any]:
-    """The JSON schema the LLM is asked to fill (a fresh copy, computed once)."""
-    return copy.deepcopy(json.loads(_llm_schema_json()))
+def llm_json_schema(limits: Limits = (), quote_choices: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON schema the LLM is asked to fill (a fresh copy, computed once per limits).
+
+    With ``quote_choices`` every evidence quote must be one of those strings (spans of
+    the article): under a grammar the model then cannot write an ungrounded quote.
+    """
+    schema: dict[str, Any] = json.loads(_llm_schema_json(limits))
+    if quote_choices:
+        quote = schema["$defs"]["Evidence"]["properties"]["quote"]
+        quote.pop("maxLength", None)
+        quote["enum"] = list(quote_choices)
+    return schema
 
 
 def contract_json_schema() -> dict[str, Any]:
@@ -308,27 +368,25 @@ class LLMArticleSummary(ArticleSummary):
         )
 
 
+@lru_cache(maxsize=32)
+def response_model(
+    limits: Limits = (), quote_choices: tuple[str, ...] = ()
+) -> type[LLMArticleSummary]:
+    """The response model for a prompt's limits (and an article's quote choices)."""
+    if not limits and not quote_choices:
+        return LLMArticleSummary
+    schema_json = json.dumps(llm_json_schema(limits, quote_choices))
+
+    class Limited(LLMArticleSummary):
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return dict(json.loads(schema_json))
+
+    Limited.__name__ = Limited.__qualname__ = "LLMArticleSummary"
+    return Limited
+
+
 # Contract guidance that is not structure -------------------------------------------
-
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*(?=\s+[\"“‘(]?[A-Z0-9]|\s*$)")
-# A period after these is not a sentence end ("U.S.", "Feb. 14", "Mr. Smith").
-_ABBREVIATION = re.compile(
-    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gen|Gov|Sen|Rep|Lt|Col|Capt|Sgt|Prof|Rev|Jan|Feb"
-    r"|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|No|vs|etc|Inc|Ltd|Co|Corp|Mt|Ft|approx))$"
-)
-
-
-def count_sentences(text: str) -> int:
-    """Sentences in ``text``, not counting periods after common abbreviations."""
-    text = text.strip()
-    count = 0
-    for m in _SENTENCE_END.finditer(text):
-        if text[m.start()] == "." and _ABBREVIATION.search(text[: m.start()]):
-            continue
-        count += 1
-    if text and not re.search(r"[.!?…][\"'”’)]*$", text):
-        count += 1  # a last sentence without its full stop
-    return count
 
 
 def _words(text: str) -> int:

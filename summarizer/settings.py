@@ -24,6 +24,7 @@ Mode = Literal["tools", "json_schema", "json", "md_json"]
 MODES: tuple[Mode, ...] = ("tools", "json_schema", "json", "md_json")
 DEFAULT_OPENAI_MODEL = "openai/gpt-4o-mini"
 DEFAULT_PROMPT = "summarize@v1"
+DEFAULT_LOCAL_PROMPT = "summarize-local@v1"
 LOCAL = "local"
 
 # Providers we know by prefix, with their default base URL (None = the OpenAI SDK's).
@@ -135,6 +136,9 @@ class Settings:
                 values["model"] = LOCAL
         if env.get("SUMMARIZER_PROMPT") and "prompt" not in values:
             values["prompt"] = env["SUMMARIZER_PROMPT"]
+        if "prompt" not in values and ModelRef.parse(values["model"]).is_local:
+            # Small local models need their own prompt (see prompts/summarize-local).
+            values["prompt"] = DEFAULT_LOCAL_PROMPT
         settings = cls(**values)
         settings.validate()
         return settings

@@ -168,3 +168,28 @@ def test_sentence_count_skips_abbreviations(text: str, n: int) -> None:
     from summarizer.schema import count_sentences
 
     assert count_sentences(text) == n
+
+
+def test_quote_candidates_are_verbatim_sentences_or_clauses() -> None:
+    from summarizer.grounding import quote_candidates
+
+    text = (
+        "The U.S. and Russia met on Feb. 14 in Riyadh. Talks lasted an hour.\n"
+        "A spokesman said: " + ", ".join(f"item number {i} was discussed" for i in range(12)) + "."
+    )
+    found = quote_candidates(text)
+    assert found[0] == "The U.S. and Russia met on Feb. 14 in Riyadh."
+    assert "Talks lasted an hour." in found
+    assert all(c in text and 3 <= len(c.split()) <= 40 for c in found)
+    assert "item number 3 was discussed" in found  # a 60-word sentence is cut into clauses
+
+
+def test_repeated_items_are_dropped_once_and_recorded() -> None:
+    data = _summary()
+    data["key_summary"]["key_points"] *= 3
+    data["actors"].append(dict(data["actors"][0]))
+    grounder = Grounder(ARTICLE)
+    summary = ArticleSummary.model_validate(data, context={"grounder": grounder})
+    assert len(summary.key_summary.key_points) == 1
+    assert [a.name for a in summary.actors] == ["Donald Trump", "Vladimir Putin"]
+    assert "key_points: dropped 2 repeated item(s)" in grounder.report.fixes

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,9 +152,67 @@ def test_public_api_is_complete_and_sorted() -> None:
     }  # fmt: skip
     public.discard("version")
     public.discard("PackageNotFoundError")
+
     # isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then the rest.
     def group(name: str) -> tuple[int, str]:
         return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
     assert summarizer.__all__ == sorted(summarizer.__all__, key=group)
     assert public <= set(summarizer.__all__)
+
+
+def test_local_models_default_to_the_local_prompt() -> None:
+    assert Settings.resolve(env={}).prompt == "summarize-local@v1"
+    assert Settings.resolve(env={}, model="local:/x.gguf").prompt == "summarize-local@v1"
+    assert Settings.resolve(env={"OPENAI_API_KEY": "k"}).prompt == "summarize@v1"
+    assert Settings.resolve(env={}, prompt="summarize@v1").prompt == "summarize@v1"
+    assert Settings.resolve(env={"SUMMARIZER_PROMPT": "summarize@v1"}).prompt == "summarize@v1"
+
+
+def test_prompt_limits_tighten_the_schema_the_model_sees(
+    tmp_path: Path, fake_openai: Any, seed_summary: dict[str, Any]
+) -> None:
+    from summarizer import Summarizer
+    from tests.fakeserver import summary_reply
+
+    text = GOOD + "\n[limits]\nactors = 2\nevidence = 1\nquote_chars = 90\n"
+    prompt = _write(tmp_path, text)
+    seed_summary["actors"] = seed_summary["actors"][:2]
+    seed_summary["commitments"] = []
+    seed_summary["open_questions"] = []
+    fake_openai.queue(summary_reply(seed_summary))
+    with Summarizer(model="m", base_url=fake_openai.url, prompt=str(prompt)) as s:
+        s.summarize((ROOT / "seeds" / "trump-putin-call.txt").read_text(encoding="utf-8"))
+    schema = fake_openai.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["actors"]["maxItems"] == 2
+    assert schema["$defs"]["Actor"]["properties"]["evidence"]["maxItems"] == 1
+    assert schema["$defs"]["Evidence"]["properties"]["quote"]["maxLength"] == 90
+    # The default schema is untouched by another prompt's limits.
+    from summarizer.schema import llm_json_schema
+
+    assert llm_json_schema()["properties"]["actors"]["maxItems"] == 20
+
+
+def test_unknown_limit_is_a_prompt_error(tmp_path: Path) -> None:
+    with pytest.raises(PromptError, match=r"limits\.speakers"):
+        load_prompt_file(_write(tmp_path, GOOD + "\n[limits]\nspeakers = 3\n"))
+
+
+def test_quotes_from_article_offers_only_article_spans(
+    tmp_path: Path, fake_openai: Any, seed_summary: dict[str, Any]
+) -> None:
+    from summarizer import Summarizer
+    from tests.fakeserver import summary_reply
+
+    text = (ROOT / "seeds" / "trump-putin-call.txt").read_text(encoding="utf-8")
+    prompt = _write(tmp_path, GOOD + "\n[limits]\nquotes_from_article = true\ntext_chars = 50\n")
+    fake_openai.queue(summary_reply(seed_summary))
+    with Summarizer(model="m", base_url=fake_openai.url, prompt=str(prompt)) as s:
+        s.summarize(text)
+    schema = fake_openai.requests[0]["response_format"]["json_schema"]["schema"]
+    choices = schema["$defs"]["Evidence"]["properties"]["quote"]["enum"]
+    assert len(choices) > 20
+    assert all(c in text and 3 <= len(c.split()) <= 40 for c in choices)
+    assert "Zelenskyy is due to meet with Vice President Vance on Feb. 14." in choices
+    assert schema["$defs"]["KeyPoint"]["properties"]["text"]["maxLength"] == 50
+    assert schema["$defs"]["KeySummary"]["properties"]["summary"]["maxLength"] == 150
