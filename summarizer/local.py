@@ -77,6 +77,46 @@ def _route_llama_logs(llama_cpp: Any) -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
+_PLACEHOLDER = "SUMMARIZER_QUOTE_CHOICES"
+
+
+def _gbnf_literal(text: str) -> str:
+    escaped = (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
+
+
+def schema_to_gbnf(schema: dict[str, Any]) -> str:
+    """llama.cpp grammar for a JSON schema, with quote choices spliced in by hand.
+
+    llama-cpp-python's converter does not escape backslashes in constants, so an
+    ``enum`` of article sentences that contain quotation marks (JSON ``\\"``) breaks
+    the grammar. The enum is swapped for a placeholder constant, converted, and the
+    placeholder's literal replaced by a correctly escaped alternation.
+    """
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    quote = schema.get("$defs", {}).get("Evidence", {}).get("properties", {}).get("quote", {})
+    choices = quote.get("enum")
+    if not choices:
+        return str(json_schema_to_gbnf(json.dumps(schema)))
+    patched = json.loads(json.dumps(schema))
+    patched["$defs"]["Evidence"]["properties"]["quote"] = {"type": "string", "const": _PLACEHOLDER}
+    gbnf = str(json_schema_to_gbnf(json.dumps(patched)))
+    placeholder = _gbnf_literal(json.dumps(_PLACEHOLDER))
+    if placeholder not in gbnf:
+        raise BackendUnavailableError("cannot build a grammar for the quote choices")
+    alternation = (
+        "(" + " | ".join(_gbnf_literal(json.dumps(c, ensure_ascii=False)) for c in choices) + ")"
+    )
+    return gbnf.replace(placeholder, alternation)
+
+
 def _clean_json(text: str) -> str:
     """Re-serialize JSON that only a lenient parser accepts.
 
@@ -156,7 +196,12 @@ class LocalBackend:
         if key not in self._grammars:
             from llama_cpp.llama_grammar import LlamaGrammar
 
-            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+            try:
+                self._grammars[key] = LlamaGrammar.from_string(
+                    schema_to_gbnf(schema), verbose=False
+                )
+            except ValueError as e:
+                raise BackendUnavailableError(f"cannot build a grammar: {e}") from e
         return self._grammars[key]
 
     def create(

@@ -86,3 +86,46 @@ def test_real_embedded_model_end_to_end_through_the_cli(seed_text: str) -> None:
     assert meta["usage"]["prompt_tokens"] > 500
     assert meta["usage"]["completion_tokens"] > 0
     print(json.dumps({k: meta[k] for k in ("attempts", "usage", "latency_s", "grounding")}))
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
+def test_eval_run_with_the_embedded_model_on_two_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The eval workflow end to end with a real model, as the project's own CI runs it."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from summarizer.cli import app
+
+    monkeypatch.setenv("SUMMARIZER_CACHE_DIR", str(tmp_path / "cache"))
+    dataset = ROOT / "evals" / "wikinews"
+    data = tmp_path / "data"
+    for sub in ("articles", "golden"):
+        (data / sub).mkdir(parents=True)
+    ids = ["003-merkel-georgia-nato-russian-withdrawal", "017-buffon-psg-one-year-contract"]
+    for i in ids:
+        shutil.copy(dataset / "articles" / f"{i}.txt", data / "articles")
+        shutil.copy(dataset / "golden" / f"{i}.json", data / "golden")
+    out = tmp_path / "out"
+    args = ["eval", "run", "--dataset", str(data), "--model", "local", "--max-reasks", "0",
+            "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["articles"]) == set(ids)
+    assert 0.0 <= report["aggregate"]["score"] <= 1.0
+    assert report["run"]["model"] == "local"
+    assert "summarize-local@v1" in report["run"]["prompt"]
+    assert (out / "report.html").stat().st_size > 1000
+    answered = [i for i in ids if "error" not in report["articles"][i]]
+    for i in answered:
+        # Whatever the weak model kept is verbatim in the article.
+        grounding = report["articles"][i]["sections"]["grounding"]
+        assert grounding["verbatim"] == grounding["quotes"]
+    # Unchanged inputs: the second run is answered from the cache.
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.stdout
+    assert json.loads((out / "report.json").read_text())["run"]["cache"]["hits"] == len(answered)
