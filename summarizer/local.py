@@ -13,6 +13,7 @@ schema, so the output always parses; whether its content is true is grounding's 
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import json
@@ -293,6 +294,8 @@ def local_backend(settings: Settings) -> LocalBackend:
         path, sha = default_model_file()
     key = (str(path.resolve()), settings.local_n_ctx, settings.local_threads, settings.local_seed)
     with _BACKENDS_LOCK:
+        if not _BACKENDS:
+            atexit.register(_close_all)
         if key not in _BACKENDS:
             _BACKENDS[key] = LocalBackend(
                 path,
@@ -302,3 +305,12 @@ def local_backend(settings: Settings) -> LocalBackend:
                 sha256=sha,
             )
         return _BACKENDS[key]
+
+
+def _close_all() -> None:
+    """Free the models before interpreter shutdown, when llama-cpp-python's own
+    ``__del__`` would run against half-torn-down modules and print an error."""
+    with _BACKENDS_LOCK:
+        for backend in _BACKENDS.values():
+            backend.llama.close()
+        _BACKENDS.clear()

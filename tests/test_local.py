@@ -58,6 +58,7 @@ def test_corrupt_gguf_file_exit_code(tmp_path: Path) -> None:
 
 
 @pytest.mark.local_model
+@pytest.mark.timeout(900)  # up to 3 answers at ~45 s each on 2 cores, more when busy
 @pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
 def test_real_embedded_model_end_to_end_through_the_cli(seed_text: str) -> None:
     """No key, no server, no --model: the CLI falls back to the embedded model."""
@@ -89,6 +90,7 @@ def test_real_embedded_model_end_to_end_through_the_cli(seed_text: str) -> None:
 
 
 @pytest.mark.local_model
+@pytest.mark.timeout(900)
 @pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
 def test_eval_run_with_the_embedded_model_on_two_articles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
