@@ -24,12 +24,14 @@ golden item as a legitimate match.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from summarizer.grounding import Aligner, evidence_spans, normalize
 from summarizer.schema import Actor, ArticleSummary, Evidence
 
+T = TypeVar("T")
 MATCH_THRESHOLD = 0.3
 _MIN_TEXT_WITH_EVIDENCE = 0.12
 SECTION_WEIGHTS = {
@@ -217,6 +219,16 @@ def _item_sim(
     return text
 
 
+def _pair_accuracy(
+    pairs: list[tuple[T, T]], ok: Callable[[T, T], bool], nothing_to_match: bool
+) -> float:
+    """Share of matched (golden, candidate) pairs that agree; 1.0 when neither side
+    had any item (nothing was there to get wrong), 0.0 when nothing matched."""
+    if nothing_to_match:
+        return 1.0
+    return sum(ok(g, c) for g, c in pairs) / len(pairs) if pairs else 0.0
+
+
 def _deadline_ok(g: str | None, c: str | None) -> bool:
     if not g and not c:
         return True
@@ -272,10 +284,9 @@ def score_summary(
         threshold=0.5,
     )
     pairs = [(golden.actors[g], candidate.actors[c]) for g, c, _ in actors.matched]
-    role_acc = sum(_role_ok(g.role, c.role) for g, c in pairs) / len(pairs) if pairs else 0.0
-    kind_acc = sum(g.kind == c.kind for g, c in pairs) / len(pairs) if pairs else 0.0
-    if not golden.actors and not candidate.actors:
-        role_acc = kind_acc = 1.0
+    nothing = not golden.actors and not candidate.actors
+    role_acc = _pair_accuracy(pairs, lambda g, c: _role_ok(g.role, c.role), nothing)
+    kind_acc = _pair_accuracy(pairs, lambda g, c: g.kind == c.kind, nothing)
     sections["actors"] = {
         "score": 0.6 * actors.f1 + 0.25 * role_acc + 0.15 * kind_acc,
         "role_accuracy": round(role_acc, 4),
@@ -316,14 +327,9 @@ def score_summary(
     ]
     commitments = _prf(sim, _required(raw["commitments"]), len(candidate.commitments))
     cpairs = [(golden.commitments[g], candidate.commitments[c]) for g, c, _ in commitments.matched]
-    certainty = sum(g.certainty == c.certainty for g, c in cpairs) / len(cpairs) if cpairs else 0.0
-    deadline = (
-        sum(_deadline_ok(g.deadline, c.deadline) for g, c in cpairs) / len(cpairs)
-        if cpairs
-        else 0.0
-    )
-    if not golden.commitments and not candidate.commitments:
-        certainty = deadline = 1.0
+    nothing = not golden.commitments and not candidate.commitments
+    certainty = _pair_accuracy(cpairs, lambda g, c: g.certainty == c.certainty, nothing)
+    deadline = _pair_accuracy(cpairs, lambda g, c: _deadline_ok(g.deadline, c.deadline), nothing)
     sections["commitments"] = {
         "score": 0.7 * commitments.f1 + 0.15 * certainty + 0.15 * deadline,
         "certainty_accuracy": round(certainty, 4),
