@@ -43,6 +43,9 @@ _CHAR_MAP = {
     "\u2015": "-", "\u2212": "-",
     "\u2026": "...",
 }  # fmt: skip
+_ONE_TO_ONE = [(k, v) for k, v in _CHAR_MAP.items() if len(v) == 1]
+# Interior whitespace that normalizing changes: runs other than one plain space.
+_ODD_SPACE = re.compile(r"[^\S ]\s*|  \s*")
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
@@ -50,8 +53,37 @@ def normalize(text: str) -> tuple[str, list[int]]:
 
     ``index[i]`` is the offset in ``text`` of the character that produced output
     character ``i``; ``index`` has one extra entry (``len(text)``) so that an end
-    offset maps too.
+    offset maps too. Runs once per article and once per quote on every answer, so the
+    common case (no character changes length) works on whole runs of text, in C.
     """
+    mapped = text.lower()
+    if len(mapped) != len(text) or "\u2026" in text:
+        return _normalize_slow(text)
+    for char, rep in _ONE_TO_ONE:
+        if char in mapped:
+            mapped = mapped.replace(char, rep)
+    body_start = len(mapped) - len(mapped.lstrip())
+    body_end = len(mapped.rstrip())
+    out: list[str] = []
+    index: list[int] = []
+    pos = body_start
+    for m in _ODD_SPACE.finditer(mapped, body_start, body_end):
+        start, end = m.span()
+        if mapped[start - 1] == " ":  # the run began with one plain space
+            start -= 1
+        out.append(mapped[pos:start])
+        index.extend(range(pos, start))
+        out.append(" ")
+        index.append(end - 1)
+        pos = end
+    out.append(mapped[pos:body_end])
+    index.extend(range(pos, max(body_end, pos)))
+    index.append(len(text))
+    return "".join(out), index
+
+
+def _normalize_slow(text: str) -> tuple[str, list[int]]:
+    """:func:`normalize` one character at a time, for text where lengths change."""
     out: list[str] = []
     index: list[int] = []
     pending_space = False
@@ -187,7 +219,7 @@ class GroundingReport:
 
 
 def _norm_name(name: str) -> str:
-    return re.sub(r"\s+", " ", normalize(name)[0]).strip(" .")
+    return normalize(name)[0].strip(" .")
 
 
 class Grounder:

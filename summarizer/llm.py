@@ -24,14 +24,16 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 import httpx
 import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from instructor.v2.core.function_calls import ResponseSchema
 from openai.types.chat import ChatCompletion
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -53,7 +55,8 @@ from summarizer.errors import (
     UngroundedError,
 )
 from summarizer.grounding import Grounder, GroundingReport, quote_candidates
-from summarizer.schema import Limits, LLMArticleSummary, response_model
+from summarizer.ratelimit import RateLimiter
+from summarizer.schema import ACTIVE_GROUNDER, Limits, LLMArticleSummary, response_model
 from summarizer.settings import Settings
 
 _MODES = {
@@ -197,6 +200,26 @@ async def _awaited(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any)
     return await fn(*args, **kwargs)
 
 
+@lru_cache(maxsize=64)
+def _instructor_model(model: type[LLMArticleSummary]) -> type[LLMArticleSummary]:
+    """``model`` wrapped in Instructor's ``ResponseSchema``, once.
+
+    Instructor wraps any other class itself on every call, building a new pydantic
+    class each time: about a third of a request's CPU before this (profiled).
+    """
+    bases: tuple[type[Any], ...] = (model, ResponseSchema)
+    wrapped = create_model(model.__name__, __base__=bases)
+    return cast(type[LLMArticleSummary], wrapped)
+
+
+def _with_stats(error: SummarizerError, stats: CallStats) -> SummarizerError:
+    """``error`` carrying what the extraction cost so far (see ``SummarizerError.meta``)."""
+    if not error.meta:
+        stats.latency_s = time.perf_counter() - stats.started
+        error.meta = stats.as_meta()
+    return error
+
+
 def _first_line(text: str, limit: int = 300) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
@@ -217,9 +240,11 @@ class LLMClient:
         async_http_client: httpx.AsyncClient | None = None,
         local_create: LocalCreate | None = None,
         limits: Limits = (),
+        throttle: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.limits = limits
+        self.throttle = throttle
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._local_create = local_create
@@ -350,6 +375,32 @@ class LLMClient:
 
         return create
 
+    def _throttled(self, raw: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """``raw`` admitted by the batch's rate limiter, one HTTP request at a time
+        (so a transport retry waits its turn like any other request)."""
+        throttle = self.throttle
+        if throttle is None:
+            return raw
+
+        async def send(*args: Any, **kwargs: Any) -> Any:
+            chars = sum(len(str(m.get("content") or "")) for m in kwargs.get("messages", ()))
+            out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens") or 0
+            ticket = await throttle.acquire(chars / 4 + out)
+            try:
+                response = await raw(*args, **kwargs)
+            except openai.RateLimitError as e:
+                after = retry_after_seconds(e.response.headers)
+                await throttle.release(ticket, outcome="rate_limited", retry_after=after)
+                raise
+            except BaseException:
+                await throttle.release(ticket, outcome="error")
+                raise
+            usage = getattr(response, "usage", None)
+            await throttle.release(ticket, used_tokens=usage.total_tokens if usage else None)
+            return response
+
+        return send
+
     def _async_create(self, stats: CallStats) -> Callable[..., Awaitable[ChatCompletion]]:
         if self._local_create is not None:
             sync = self._sync_create(stats)
@@ -359,7 +410,7 @@ class LLMClient:
                 return await asyncio.to_thread(sync, *args, **kwargs)
 
             return create_local
-        raw = self.aclient.chat.completions.create
+        raw = self._throttled(self.aclient.chat.completions.create)
         retrying = AsyncRetrying(**self._retry_args(stats))
 
         async def create(*args: Any, **kwargs: Any) -> ChatCompletion:
@@ -380,10 +431,9 @@ class LLMClient:
     ) -> dict[str, Any]:
         choices = quote_candidates(article) if dict(self.limits).get("quotes_from_article") else ()
         return {
-            "response_model": response_model(self.limits, choices),
+            "response_model": _instructor_model(response_model(self.limits, choices)),
             "messages": messages,
             "model": self.settings.model_ref.name,
-            "context": {"grounder": Grounder(article, policy="raise")},
             "max_retries": self.settings.max_reasks,
             "strict": False,
             **params,
@@ -395,35 +445,45 @@ class LLMClient:
         """Ask the model for a summary of ``article``; see the module docstring."""
         stats = CallStats()
         request = self._request(messages, params, article)
+        grounder = Grounder(article, policy="raise")
         patched = instructor.patch(create=self._sync_create(stats), mode=self.mode)
+        token = ACTIVE_GROUNDER.set(grounder)
         try:
             summary = patched(**request)
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, article, stats)
+        except SummarizerError as e:
+            raise _with_stats(e, stats) from e.__cause__
         finally:
+            ACTIVE_GROUNDER.reset(token)
             stats.latency_s = time.perf_counter() - stats.started
-        return Extraction(summary, stats, request["context"]["grounder"].report)
+        return Extraction(summary, stats, grounder.report)
 
     async def aextract(
         self, messages: list[dict[str, str]], params: dict[str, Any], article: str
     ) -> Extraction:
         stats = CallStats()
         request = self._request(messages, params, article)
+        grounder = Grounder(article, policy="raise")
         patched = instructor.patch(create=self._async_create(stats), mode=self.mode)
+        token = ACTIVE_GROUNDER.set(grounder)
         try:
             summary = await patched(**request)
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, article, stats)
+        except SummarizerError as e:
+            raise _with_stats(e, stats) from e.__cause__
         finally:
+            ACTIVE_GROUNDER.reset(token)
             stats.latency_s = time.perf_counter() - stats.started
-        return Extraction(summary, stats, request["context"]["grounder"].report)
+        return Extraction(summary, stats, grounder.report)
 
     def _recover(self, exc: Exception, article: str, stats: CallStats) -> Extraction:
         """Turn an exhausted re-ask loop into a salvaged summary or a clear error."""
         stats.latency_s = time.perf_counter() - stats.started
         cause = exc.__cause__
         if isinstance(cause, SummarizerError):
-            raise cause from cause.__cause__
+            raise _with_stats(cause, stats) from cause.__cause__
         if isinstance(exc, InstructorRetryException) and not exc.failed_attempts and cause:
             raise cause  # not a model-output problem: a bug, reported as such
         meta = stats.as_meta()

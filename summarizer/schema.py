@@ -19,12 +19,22 @@ which arrives through the Pydantic validation context. See :mod:`summarizer.grou
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from functools import cache, lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from summarizer.text import count_sentences
+
+if TYPE_CHECKING:
+    from summarizer.grounding import Grounder
+
+# The grounder for the answer being validated. Instructor treats a validation
+# ``context`` as Jinja variables and renders every message with it, which would
+# rewrite (or choke on) an article containing ``{{`` or ``{%``; a context variable
+# reaches the validator without that, and is private to each asyncio task.
+ACTIVE_GROUNDER: ContextVar[Grounder | None] = ContextVar("active_grounder", default=None)
 
 SCHEMA_VERSION: Literal["1"] = "1"
 
@@ -183,14 +193,18 @@ class ArticleSummary(_Model):
 
     @model_validator(mode="after")
     def _ground(self, info: ValidationInfo) -> ArticleSummary:
-        """Ground evidence when the caller supplied an article in the context.
+        """Ground evidence when the caller supplied an article to ground in.
 
         Living on the model means Instructor runs it on every attempt and turns its
-        error into a re-ask; without a context (plain loading) it is a no-op.
+        error into a re-ask; without a grounder (plain loading) it is a no-op. The
+        grounder comes from the validation context or from :data:`ACTIVE_GROUNDER`.
         """
         context = info.context
-        if isinstance(context, dict) and "grounder" in context:
-            context["grounder"].apply(self)
+        grounder = context.get("grounder") if isinstance(context, dict) else None
+        if grounder is None:
+            grounder = ACTIVE_GROUNDER.get()
+        if grounder is not None:
+            grounder.apply(self)
         return self
 
     def evidence(self) -> list[Evidence]:
