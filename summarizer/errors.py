@@ -19,7 +19,10 @@ The tree (exit codes in brackets)::
     ├── OutputError
     │   ├── InvalidOutputError [40]       the model never produced valid output
     │   └── UngroundedError [41]          --strict and some evidence was not found
-    └── RegressionError [50]              an eval dropped more than allowed below its baseline
+    ├── RegressionError [50]              an eval dropped more than allowed below its baseline
+    └── BatchError
+        ├── BatchFailuresError [60]       a batch ended with some articles failed
+        └── BudgetExceededError [61]      --max-cost stopped a batch before every article ran
 
 Errors say what went wrong and what to do, in one line, because the CLI prints
 ``str(error)`` as is. Provider errors keep the provider's original exception as
@@ -32,9 +35,17 @@ from typing import Any
 
 
 class SummarizerError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    ``meta`` holds what was measured up to the failure (attempts, tokens, latency)
+    when a model was called, so that a failed article still reports its cost.
+    """
 
     exit_code: int = 1
+
+    def __init__(self, *args: object, meta: dict[str, Any] | None = None) -> None:
+        super().__init__(*args)
+        self.meta: dict[str, Any] = meta or {}
 
 
 class InputError(SummarizerError):
@@ -101,15 +112,10 @@ class AuthenticationError(ProviderError):
 class OutputError(SummarizerError):
     """The model answered, but not with a usable summary.
 
-    ``meta`` holds what was measured up to the failure (attempts, tokens), so that a
-    failed run still reports its cost.
+    ``meta`` is filled in even here, where no model call failed outright.
     """
 
     exit_code = 40
-
-    def __init__(self, message: str, *, meta: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.meta = meta or {}
 
 
 class InvalidOutputError(OutputError):
@@ -122,6 +128,20 @@ class UngroundedError(OutputError):
 
 class RegressionError(SummarizerError):
     exit_code = 50
+
+
+class BatchError(SummarizerError):
+    """A batch finished, but not every article has a summary."""
+
+    exit_code = 60
+
+
+class BatchFailuresError(BatchError):
+    exit_code = 60
+
+
+class BudgetExceededError(BatchError):
+    exit_code = 61
 
 
 EXIT_CODES: dict[str, int] = {
@@ -143,5 +163,7 @@ EXIT_CODES: dict[str, int] = {
         InvalidOutputError,
         UngroundedError,
         RegressionError,
+        BatchFailuresError,
+        BudgetExceededError,
     )
 }

@@ -22,6 +22,7 @@ from summarizer.errors import ArticleTooLongError
 from summarizer.inputs import check_text
 from summarizer.llm import Extraction, LLMClient
 from summarizer.prompts import Prompt, load_prompt
+from summarizer.ratelimit import RateLimiter
 from summarizer.schema import SCHEMA_VERSION, ArticleSummary, contract_warnings
 from summarizer.settings import Settings
 
@@ -48,6 +49,7 @@ class Summarizer:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         cache: ResponseCache | None = None,
+        throttle: RateLimiter | None = None,
         **overrides: Any,
     ) -> None:
         if settings is None:
@@ -61,6 +63,7 @@ class Summarizer:
         self._async_http_client = async_http_client
         self._llm: LLMClient | None = None
         self.cache = cache
+        self.throttle = throttle
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -78,6 +81,7 @@ class Summarizer:
                 async_http_client=self._async_http_client,
                 local_create=local_create,
                 limits=self.prompt.spec.limits.as_tuple(),
+                throttle=self.throttle,
             )
         return self._llm
 

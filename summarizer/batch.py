@@ -1,0 +1,677 @@
+"""Many articles at once: concurrent, rate-limited, resumable, with a cost ledger.
+
+With a remote model a batch spends its time waiting on the network, so N articles at
+concurrency C and latency L should take about N·L/C. Three things get in the way,
+and each has its answer here:
+
+* **Client CPU.** Each article costs a few milliseconds of Python (request
+  building, parsing, validation, grounding); at low latency and high concurrency
+  one event loop cannot keep up. ``workers`` > 1 forks that many processes, each
+  with its own event loop and a share of the concurrency and rate limits, while
+  the parent alone reads inputs, admits work under the budget and writes results.
+* **Provider limits.** A :class:`~summarizer.ratelimit.RateLimiter` per event loop
+  keeps requests and tokens per minute under ``--rate-limit`` and backs the whole
+  loop off on 429s.
+* **Failures and interruptions.** Each article ends as exactly one JSONL line:
+  its summary, or a structured error. Lines are written whole and flushed as they
+  finish, so Ctrl-C or a crash leaves a valid file; re-running the same command
+  skips the articles that already have a summary there and retries the failed
+  ones.
+
+The embedded model runs one article at a time in the parent process: the model is
+loaded once, and llama.cpp already uses every core for one generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from summarizer.cache import ResponseCache
+from summarizer.errors import DatasetError, SummarizerError
+from summarizer.inputs import decode, read_article
+from summarizer.pipeline import Summarizer
+from summarizer.pricing import Price, price_for, usage_cost
+from summarizer.ratelimit import RateLimiter
+from summarizer.schema import ArticleSummary
+from summarizer.settings import Settings
+from summarizer.transport import ShardedTransport
+
+# ``auto`` workers: one process per this many concurrent requests, up to the cores.
+_REQUESTS_PER_WORKER = 25
+_ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+# -- inputs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One article to summarize, or the reason its input could not be read."""
+
+    id: str
+    source: str
+    text: str | None = None
+    title: str | None = None
+    error: SummarizerError | None = None
+
+
+def collect_items(targets: Sequence[str | Path]) -> list[BatchItem]:
+    """Articles from files, directories of ``.txt`` files and JSONL files.
+
+    A JSONL line is ``{"id": ..., "text": ..., "title": ... (optional)}``. An input
+    that cannot be read becomes an item carrying its error, so that it is reported
+    in the output like any failed article. Two articles with one id would make the
+    output ambiguous, so that stops the batch before it starts.
+    """
+    items: list[BatchItem] = []
+    for target in targets:
+        path = Path(target)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+            if not files:
+                raise DatasetError(f"{path}: no .txt files in this directory")
+            items += [_file_item(p, p.relative_to(path).with_suffix("").as_posix()) for p in files]
+        elif path.suffix == ".jsonl":
+            items += _jsonl_items(path)
+        else:
+            items.append(_file_item(path, path.stem))
+    seen: dict[str, str] = {}
+    for item in items:
+        if item.id in seen:
+            raise DatasetError(
+                f"duplicate article id {item.id!r} ({seen[item.id]} and {item.source}); "
+                "ids name output lines, so each must be unique"
+            )
+        seen[item.id] = item.source
+    return items
+
+
+def _file_item(path: Path, item_id: str) -> BatchItem:
+    try:
+        article = read_article(path)
+    except SummarizerError as e:
+        return BatchItem(item_id, str(path), error=e)
+    return BatchItem(item_id, article.source, article.text)
+
+
+def _jsonl_items(path: Path) -> list[BatchItem]:
+    try:
+        text = decode(path.read_bytes(), str(path))
+    except FileNotFoundError:
+        return [BatchItem(path.stem, str(path), error=DatasetError(f"{path}: no such file"))]
+    except SummarizerError as e:
+        return [BatchItem(path.stem, str(path), error=e)]
+    items = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            items.append(BatchItem(where, where, error=DatasetError(f"{where}: not JSON: {e}")))
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            message = f'{where}: expected an object with a "text" string'
+            items.append(BatchItem(where, where, error=DatasetError(message)))
+            continue
+        item_id = str(row["id"]) if row.get("id") not in (None, "") else where
+        title = row.get("title") if isinstance(row.get("title"), str) else None
+        items.append(BatchItem(item_id, where, row["text"], title))
+    return items
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+def load_finished(out: Path) -> set[str]:
+    """Ids that already have a summary in ``out``; rewrites ``out`` without the rest.
+
+    Error lines are dropped so that their articles run again, as is a last line cut
+    short by a crash; summaries are kept, the first one per id.
+    """
+    if not out.exists():
+        return set()
+    kept: list[str] = []
+    done: set[str] = set()
+    for line in out.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and row.get("status") == "ok" and row.get("id") not in done:
+            done.add(str(row["id"]))
+            kept.append(line)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    tmp.replace(out)
+    return done
+
+
+def _attempts(meta: dict[str, Any]) -> dict[str, int]:
+    attempts = meta.get("attempts") or {}
+    return {k: int(attempts.get(k, 0)) for k in ("responses", "reasks", "transport_retries")}
+
+
+def _usage(meta: dict[str, Any]) -> dict[str, int]:
+    usage = meta.get("usage") or {}
+    return {k: int(usage.get(k) or 0) for k in _ZERO_USAGE}
+
+
+def success_record(item: BatchItem, summary: ArticleSummary, price: Price | None) -> dict[str, Any]:
+    cached = bool(summary.meta.get("cache", {}).get("hit"))
+    usage = dict(_ZERO_USAGE) if cached else _usage(summary.meta)
+    return {
+        "id": item.id,
+        "source": item.source,
+        "status": "ok",
+        "cached": cached,
+        "attempts": _attempts(summary.meta),
+        "usage": usage,
+        "cost_usd": usage_cost(price, usage),
+        "summary": summary.model_dump(mode="json"),
+    }
+
+
+def error_record(item: BatchItem, error: BaseException, price: Price | None) -> dict[str, Any]:
+    meta = error.meta if isinstance(error, SummarizerError) else {}
+    usage = _usage(meta)
+    return {
+        "id": item.id,
+        "source": item.source,
+        "status": "error",
+        "cached": False,
+        "attempts": _attempts(meta),
+        "usage": usage,
+        "cost_usd": usage_cost(price, usage),
+        "error": {
+            "kind": type(error).__name__,
+            "exit_code": error.exit_code if isinstance(error, SummarizerError) else 1,
+            "message": str(error) or type(error).__name__,
+        },
+    }
+
+
+# -- the ledger: budget, totals, progress ---------------------------------------------
+
+
+@dataclass
+class BatchStats:
+    """Totals for one run; what the progress bar shows and the ledger keeps."""
+
+    total: int = 0
+    skipped: int = 0  # already in the output file
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+    not_started: int = 0  # left out by --max-cost
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    responses: int = 0
+    reasks: int = 0
+    transport_retries: int = 0
+    throttled: int = 0
+    started: float = field(default_factory=time.monotonic)
+    interrupted: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "articles": {
+                "total": self.total,
+                "already_done": self.skipped,
+                "ok": self.done - self.failed,
+                "failed": self.failed,
+                "cached": self.cached,
+                "not_started": self.not_started,
+            },
+            "usage": {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "total_tokens": self.tokens,
+            },
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "attempts": {
+                "responses": self.responses,
+                "reasks": self.reasks,
+                "transport_retries": self.transport_retries,
+                "rate_limited": self.throttled,
+            },
+            "wall_s": round(time.monotonic() - self.started, 3),
+            "interrupted": self.interrupted,
+        }
+
+
+class Recorder:
+    """The single writer: appends result lines, keeps totals, enforces ``max_cost``.
+
+    ``max_cost`` is checked before an article starts, against what was spent plus
+    the worst case of everything in flight (prompt estimate plus ``max_tokens`` of
+    output, per request), so the budget is not overrun by work already started.
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        stats: BatchStats,
+        *,
+        price: Price | None,
+        max_cost: float | None,
+        worst_case_tokens: Callable[[BatchItem], tuple[int, int]],
+        on_change: Callable[[BatchStats], None] | None = None,
+    ) -> None:
+        self.stats = stats
+        self.price = price
+        self.max_cost = max_cost
+        self.worst_case_tokens = worst_case_tokens
+        self.on_change = on_change
+        self.reserved: dict[str, float] = {}
+        self.budget_hit = False
+        self._file = out.open("a", encoding="utf-8")
+
+    def admit(self, item: BatchItem) -> bool:
+        if self.max_cost is None or item.error is not None:
+            return True
+        assert self.price is not None  # checked when the batch starts
+        need = self.price.cost(*self.worst_case_tokens(item))
+        spent = self.stats.cost_usd or 0.0
+        if spent + sum(self.reserved.values()) + need > self.max_cost:
+            self.budget_hit = True
+            return False
+        self.reserved[item.id] = need
+        return True
+
+    def write(self, record: dict[str, Any], line: str | None = None) -> None:
+        self._file.write((line or json.dumps(record, ensure_ascii=False)) + "\n")
+        self._file.flush()
+        self.reserved.pop(record["id"], None)
+        s = self.stats
+        s.done += 1
+        s.failed += record["status"] == "error"
+        s.cached += bool(record["cached"])
+        s.prompt_tokens += record["usage"]["prompt_tokens"]
+        s.completion_tokens += record["usage"]["completion_tokens"]
+        if s.cost_usd is not None:
+            s.cost_usd = None if record["cost_usd"] is None else s.cost_usd + record["cost_usd"]
+        s.responses += record["attempts"]["responses"]
+        s.reasks += record["attempts"]["reasks"]
+        s.transport_retries += record["attempts"]["transport_retries"]
+        if self.on_change is not None:
+            self.on_change(s)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+# -- running ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    concurrency: int = 8
+    workers: int | None = None  # None: auto
+    rpm: float | None = None
+    tpm: float | None = None
+    max_cost: float | None = None
+    use_cache: bool = True
+
+
+def resolve_workers(settings: Settings, options: BatchOptions) -> int:
+    if settings.model_ref.is_local:
+        return 1
+    if options.workers is not None:
+        return max(1, min(options.workers, options.concurrency))
+    auto = math.ceil(options.concurrency / _REQUESTS_PER_WORKER)
+    return max(1, min(auto, os.cpu_count() or 1))
+
+
+def _http_client(concurrency: int, settings: Settings) -> httpx.AsyncClient:
+    """One connection pool sized to the concurrency, shared by every request."""
+    return httpx.AsyncClient(
+        transport=ShardedTransport(concurrency),
+        timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
+    )
+
+
+async def _summarize_all(
+    settings: Settings,
+    options: BatchOptions,
+    concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+    next_item: Callable[[], BatchItem | None] | None,
+    queue: asyncio.Queue[BatchItem | None] | None,
+    emit: Callable[[dict[str, Any]], None],
+    price: Price | None,
+    on_limiter: Callable[[RateLimiter], None] | None = None,
+) -> None:
+    """Summarize items with ``concurrency`` tasks on this event loop.
+
+    Items come from ``next_item`` (inline: the parent admits each one) or from
+    ``queue`` (a worker: the parent already admitted them); ``None`` ends a task.
+    """
+    limiter = RateLimiter(concurrency, rpm, tpm)
+    if on_limiter is not None:
+        on_limiter(limiter)
+    cache = ResponseCache() if options.use_cache else None
+    http = None if settings.model_ref.is_local else _http_client(concurrency, settings)
+    try:
+        async with Summarizer(
+            settings, async_http_client=http, cache=cache, throttle=limiter
+        ) as summarizer:
+
+            async def run_one(item: BatchItem) -> None:
+                if item.error is not None:
+                    emit(error_record(item, item.error, price))
+                    return
+                assert item.text is not None
+                try:
+                    summary = await summarizer.asummarize(
+                        item.text, source=item.source, title=item.title
+                    )
+                except (SummarizerError, Exception) as e:  # noqa: BLE001 - one line per article
+                    emit(error_record(item, e, price))
+                else:
+                    emit(success_record(item, summary, price))
+
+            async def task() -> None:
+                while True:
+                    if queue is not None:
+                        item = await queue.get()
+                    else:
+                        assert next_item is not None
+                        item = next_item()
+                    if item is None:
+                        return
+                    await run_one(item)
+
+            await asyncio.gather(*(task() for _ in range(concurrency)))
+    finally:
+        if http is not None:
+            await http.aclose()
+        if cache is not None:
+            cache.close()
+
+
+def run_batch(
+    targets: Sequence[str | Path],
+    out: Path,
+    settings: Settings,
+    options: BatchOptions,
+    *,
+    prices: dict[str, Price],
+    on_change: Callable[[BatchStats], None] | None = None,
+    items: Iterable[BatchItem] | None = None,
+) -> BatchStats:
+    """Summarize every article in ``targets`` into ``out`` (JSONL); see the module doc.
+
+    Returns the run's totals; they are also appended to ``<out>.ledger.json``. On
+    Ctrl-C the lines written so far stay, the totals are marked ``interrupted`` and
+    ``KeyboardInterrupt`` propagates.
+    """
+    from summarizer.errors import ConfigurationError
+
+    price = price_for(settings.model_ref, prices)
+    if options.max_cost is not None and price is None:
+        raise ConfigurationError(
+            f"--max-cost needs a price for {settings.model_ref}: add it to a --prices file"
+        )
+    all_items = list(items) if items is not None else collect_items(targets)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    finished = load_finished(out)
+    todo = [item for item in all_items if item.id not in finished]
+    stats = BatchStats(total=len(all_items), skipped=len(all_items) - len(todo))
+    with Summarizer(settings) as probe:
+        params = probe.generation_params()
+    max_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+    attempts = 1 + settings.max_reasks
+
+    def worst_case(item: BatchItem) -> tuple[int, int]:
+        prompt = math.ceil(len(item.text or "") / 3.5) + 1500  # + instructions and schema
+        return prompt * attempts, max_out * attempts
+
+    recorder = Recorder(
+        out,
+        stats,
+        price=price,
+        max_cost=options.max_cost,
+        worst_case_tokens=worst_case,
+        on_change=on_change,
+    )
+    workers = resolve_workers(settings, options)
+    started = datetime.now(UTC)
+    try:
+        if workers == 1:
+            _run_inline(todo, settings, options, recorder, price, stats)
+        else:
+            _run_workers(todo, settings, options, recorder, price, workers, stats)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+        raise
+    finally:
+        recorder.close()
+        stats.not_started = len(todo) - stats.done
+        _append_ledger(out, settings, options, workers, started, stats)
+    return stats
+
+
+def _run_inline(
+    todo: list[BatchItem],
+    settings: Settings,
+    options: BatchOptions,
+    recorder: Recorder,
+    price: Price | None,
+    stats: BatchStats,
+) -> None:
+    pending = iter(todo)
+    stopped = False
+
+    def next_item() -> BatchItem | None:
+        nonlocal stopped
+        if stopped:
+            return None
+        item = next(pending, None)
+        if item is not None and not recorder.admit(item):
+            stopped = True
+            return None
+        return item
+
+    limiters: list[RateLimiter] = []
+    concurrency = 1 if settings.model_ref.is_local else options.concurrency
+    try:
+        asyncio.run(
+            _summarize_all(
+                settings,
+                options,
+                concurrency,
+                options.rpm,
+                options.tpm,
+                next_item,
+                None,
+                recorder.write,
+                price,
+                limiters.append,
+            )
+        )
+    finally:
+        stats.throttled += sum(limiter.stats.throttled for limiter in limiters)
+
+
+# -- worker processes ------------------------------------------------------------------
+
+
+def _worker_main(
+    conn: Connection,
+    settings: Settings,
+    options: BatchOptions,
+    concurrency: int,
+    share: int,
+    price: Price | None,
+) -> None:
+    """A forked worker: items arrive on ``conn``, result lines go back on it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[BatchItem | None] = asyncio.Queue()
+
+        def readable() -> None:
+            try:
+                message = conn.recv()
+            except EOFError:
+                message = None
+            if message is None:
+                loop.remove_reader(conn.fileno())
+                for _ in range(concurrency):
+                    queue.put_nowait(None)
+            else:
+                queue.put_nowait(message)
+
+        loop.add_reader(conn.fileno(), readable)
+        limiters: list[RateLimiter] = []
+
+        def emit(record: dict[str, Any]) -> None:
+            conn.send(("record", record, json.dumps(record, ensure_ascii=False)))
+
+        rpm = options.rpm / share if options.rpm else None
+        tpm = options.tpm / share if options.tpm else None
+        await _summarize_all(
+            settings, options, concurrency, rpm, tpm, None, queue, emit, price, limiters.append
+        )
+        conn.send(("done", sum(limiter.stats.throttled for limiter in limiters), None))
+
+    asyncio.run(main())
+    conn.close()
+
+
+def _run_workers(
+    todo: list[BatchItem],
+    settings: Settings,
+    options: BatchOptions,
+    recorder: Recorder,
+    price: Price | None,
+    workers: int,
+    stats: BatchStats,
+) -> None:
+    context = multiprocessing.get_context("fork")
+    per_worker = math.ceil(options.concurrency / workers)
+    # A little more than the worker's concurrency in flight, so none sits idle
+    # between finishing an article and hearing about the next.
+    window = per_worker + max(2, per_worker // 4)
+    conns: list[Connection] = []
+    procs = []
+    for _ in range(workers):
+        parent_end, child_end = context.Pipe()
+        proc = context.Process(
+            target=_worker_main,
+            args=(child_end, settings, options, per_worker, workers, price),
+            daemon=True,
+        )
+        proc.start()
+        child_end.close()
+        conns.append(parent_end)
+        procs.append(proc)
+    outstanding = [0] * workers
+    pending = iter(todo)
+    exhausted = False
+    running = set(range(workers))  # workers that have not reported "done"
+    told_to_stop: set[int] = set()
+    try:
+        while running:
+            for w in sorted(running - told_to_stop, key=outstanding.__getitem__):
+                while not exhausted and outstanding[w] < window:
+                    item = next(pending, None)
+                    if item is None or not recorder.admit(item):
+                        exhausted = True
+                        break
+                    conns[w].send(item)
+                    outstanding[w] += 1
+            if exhausted:
+                for w in running - told_to_stop:
+                    with contextlib.suppress(OSError):
+                        conns[w].send(None)
+                    told_to_stop.add(w)
+            for conn in wait([conns[w] for w in running], timeout=1.0):
+                assert isinstance(conn, Connection)
+                w = conns.index(conn)
+                try:
+                    kind, payload, line = conn.recv()
+                except EOFError:  # the worker died: its in-flight articles stay to do
+                    running.discard(w)
+                    continue
+                if kind == "record":
+                    recorder.write(payload, line)
+                    outstanding[w] -= 1
+                else:
+                    stats.throttled += int(payload)
+                    running.discard(w)
+    finally:
+        for proc in procs:
+            if running:  # interrupted or failed: do not wait for work in flight
+                proc.terminate()
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+        for conn in conns:
+            conn.close()
+
+
+def _append_ledger(
+    out: Path,
+    settings: Settings,
+    options: BatchOptions,
+    workers: int,
+    started: datetime,
+    stats: BatchStats,
+) -> None:
+    """Add this run to ``<out>.ledger.json``: one entry per run, plus running totals."""
+    path = ledger_path(out)
+    try:
+        ledger = json.loads(path.read_text(encoding="utf-8"))
+        runs = list(ledger["runs"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        runs = []
+    runs.append(
+        {
+            "started": started.isoformat(timespec="seconds"),
+            "model": str(settings.model_ref),
+            "prompt": settings.prompt,
+            "concurrency": options.concurrency,
+            "workers": workers,
+            "rate_limit": {"rpm": options.rpm, "tpm": options.tpm},
+            "max_cost": options.max_cost,
+            **stats.as_dict(),
+        }
+    )
+    costs = [r.get("cost_usd") for r in runs]
+    total = {
+        "runs": len(runs),
+        "total_tokens": sum(r["usage"]["total_tokens"] for r in runs),
+        "cost_usd": None if None in costs else round(sum(c or 0.0 for c in costs), 6),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"total": total, "runs": runs}, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def ledger_path(out: Path) -> Path:
+    return out.with_name(out.name + ".ledger.json")
