@@ -129,7 +129,9 @@ def test_status_error_after_redirect_names_both_addresses(pages: PageServer) -> 
         read_article(pages.url("/moved"))
 
 
-@pytest.mark.parametrize(("path", "kind"), [("/report.pdf", "application/pdf"), ("/photo", "image/png")])
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/report.pdf", "application/pdf"), ("/photo", "image/png")]
+)
 def test_unsupported_content_types(pages: PageServer, path: str, kind: str) -> None:
     with pytest.raises(FetchContentError, match=f"sent {kind}, not a web page") as info:
         read_article(pages.url(path))
@@ -144,13 +146,13 @@ def test_size_cap(pages: PageServer, path: str) -> None:
 
 
 def test_slow_server_times_out(pages: PageServer) -> None:
-    with pytest.raises(FetchError, match="no answer within 0.3 s") as info:
+    with pytest.raises(FetchError, match=r"no answer within 0\.3 s") as info:
         fetch(pages.url("/slow"), timeout=0.3)
     assert info.value.exit_code == 17
 
 
 def test_timeout_from_the_environment(pages: PageServer) -> None:
-    with pytest.raises(FetchError, match="no answer within 0.2 s"):
+    with pytest.raises(FetchError, match=r"no answer within 0\.2 s"):
         fetch(pages.url("/slow"), env={"SUMMARIZER_FETCH_TIMEOUT": "0.2"})
     with pytest.raises(ConfigurationError, match="SUMMARIZER_FETCH_TIMEOUT='soon'"):
         fetch(pages.url("/slow"), env={"SUMMARIZER_FETCH_TIMEOUT": "soon"})
@@ -183,7 +185,7 @@ def test_untyped_html_is_sniffed(pages: PageServer) -> None:
 
 def test_connection_refused() -> None:
     url = f"http://127.0.0.1:{_free_port()}/a"
-    with pytest.raises(FetchError, match="cannot connect .*refused.*check the address"):
+    with pytest.raises(FetchError, match=r"cannot connect .*refused.*check the address"):
         read_article(url)
 
 
