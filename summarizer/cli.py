@@ -110,7 +110,13 @@ def main(
 
 @app.command()
 def summarize(
-    path: Annotated[str, typer.Argument(help="Article file (UTF-8 text), or - for stdin.")],
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="Article file (UTF-8 text or a saved .html page), - for stdin, or an "
+            "http(s) URL; from HTML only the article's text and title are kept."
+        ),
+    ],
     fmt: Annotated[
         OutputFormat,
         typer.Option("--format", "-f", help="json is the contract; markdown/text are for reading."),
@@ -182,7 +188,11 @@ def summarize(
                     err=True,
                 )
             result = summarizer.summarize(
-                article.text, source=article.source, title=title, language=language
+                article.text,
+                source=article.source,
+                title=title or article.title,
+                language=language,
+                input_meta=article.meta,
             )
         _write(render(result, fmt.value), output)
     except typer.Exit:

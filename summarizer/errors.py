@@ -9,7 +9,13 @@ The tree (exit codes in brackets)::
     │   ├── InputIsDirectoryError [12]    a directory where a file was expected
     │   ├── InputDecodeError [13]         binary or non-UTF-8 bytes
     │   ├── ArticleTooLongError [14]      over the model's context budget
-    │   └── DatasetError [15]             an eval dataset or golden file is invalid
+    │   ├── DatasetError [15]             an eval dataset or golden file is invalid
+    │   ├── NoArticleTextError [16]       an HTML page with no article text in it
+    │   └── FetchError [17]               a URL could not be fetched: DNS, refused,
+    │       │                             timeout, too many redirects
+    │       ├── FetchStatusError [18]     the server answered 4xx/5xx
+    │       └── FetchContentError [19]    not HTML or plain text (PDF, image...), or
+    │                                     over the size cap
     ├── ConfigurationError [20]           no model configured, bad option value
     │   ├── PromptError [21]              unknown prompt, invalid prompt file
     │   └── BackendUnavailableError [22]  an optional backend is not installed/loadable
@@ -76,6 +82,24 @@ class ArticleTooLongError(InputError):
 
 class DatasetError(InputError):
     exit_code = 15
+
+
+class NoArticleTextError(InputError):
+    exit_code = 16
+
+
+class FetchError(InputError):
+    """A URL could not be turned into article text; subclasses say how the server answered."""
+
+    exit_code = 17
+
+
+class FetchStatusError(FetchError):
+    exit_code = 18
+
+
+class FetchContentError(FetchError):
+    exit_code = 19
 
 
 class ConfigurationError(SummarizerError):
@@ -154,6 +178,10 @@ EXIT_CODES: dict[str, int] = {
         InputDecodeError,
         ArticleTooLongError,
         DatasetError,
+        NoArticleTextError,
+        FetchError,
+        FetchStatusError,
+        FetchContentError,
         ConfigurationError,
         PromptError,
         BackendUnavailableError,

@@ -124,14 +124,20 @@ class Summarizer:
         source: str = "<text>",
         title: str | None = None,
         language: str | None = None,
+        input_meta: dict[str, Any] | None = None,
     ) -> ArticleSummary:
-        """Summarize one article; every quote in the result is located in ``text``."""
+        """Summarize one article; every quote in the result is located in ``text``.
+
+        ``input_meta`` (e.g. :attr:`Article.meta`: URL, extractor) is recorded with
+        ``source`` and ``title`` as ``meta["input"]``.
+        """
         messages, params = self._prepare(text, source, title, language)
         key = self._cache_key(text, messages, params)
-        if (cached := self._cached(key, source)) is not None:
+        record = _input_record(source, title, input_meta)
+        if (cached := self._cached(key, source, record)) is not None:
             return cached
         extraction = self.llm.extract(messages, params, text)
-        return self._store(key, self._finish(extraction, source))
+        return self._store(key, self._finish(extraction, source, record))
 
     async def asummarize(
         self,
@@ -140,14 +146,16 @@ class Summarizer:
         source: str = "<text>",
         title: str | None = None,
         language: str | None = None,
+        input_meta: dict[str, Any] | None = None,
     ) -> ArticleSummary:
         """Async :meth:`summarize`; uses ``AsyncOpenAI`` for remote models."""
         messages, params = self._prepare(text, source, title, language)
         key = self._cache_key(text, messages, params)
-        if (cached := self._cached(key, source)) is not None:
+        record = _input_record(source, title, input_meta)
+        if (cached := self._cached(key, source, record)) is not None:
             return cached
         extraction = await self.llm.aextract(messages, params, text)
-        return self._store(key, self._finish(extraction, source))
+        return self._store(key, self._finish(extraction, source, record))
 
     # -- cache -----------------------------------------------------------------------
 
@@ -175,7 +183,9 @@ class Summarizer:
             }
         )
 
-    def _cached(self, key: str | None, source: str) -> ArticleSummary | None:
+    def _cached(
+        self, key: str | None, source: str, record: dict[str, Any]
+    ) -> ArticleSummary | None:
         if key is None or self.cache is None:
             return None
         data = self.cache.get(key)
@@ -183,6 +193,7 @@ class Summarizer:
             return None
         summary = ArticleSummary.model_validate(data)
         summary.meta["source"] = source
+        summary.meta["input"] = record  # same text, maybe another page or URL
         summary.meta["cache"] = {"hit": True, "key": key}
         return summary
 
@@ -249,7 +260,9 @@ class Summarizer:
                 "supported yet)"
             )
 
-    def _finish(self, extraction: Extraction, source: str) -> ArticleSummary:
+    def _finish(
+        self, extraction: Extraction, source: str, record: dict[str, Any]
+    ) -> ArticleSummary:
         summary = extraction.summary.to_public()
         report = extraction.report
         settings = self.settings
@@ -258,6 +271,7 @@ class Summarizer:
             "schema_version": SCHEMA_VERSION,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "source": source,
+            "input": record,
             "prompt": {
                 "name": self.prompt.name,
                 "version": self.prompt.version,
@@ -281,6 +295,13 @@ class Summarizer:
         if settings.model_ref.is_local:
             summary.meta["model_file"] = self._model_file()
         return summary
+
+
+def _input_record(
+    source: str, title: str | None, input_meta: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``meta["input"]``: how the article text was obtained, plus its source and title."""
+    return {"source": source, "title": title, **(input_meta or {"kind": "text"})}
 
 
 def summarize(
