@@ -63,7 +63,9 @@ class FakeServer:
         self.fault_rate = fault_rate
         self.rng = random.Random(seed)
         self.counts: Counter[str] = Counter()
-        self.started = time.time()
+        self.first: float | None = None  # first request, last answer: the busy span
+        self.last = 0.0
+        self.first_at = 0.0
 
     def _answer_for(self, body: dict[str, Any]) -> str | None:
         for message in body.get("messages", []):
@@ -103,13 +105,20 @@ class FakeServer:
 
     async def respond(self, method: str, path: str, raw: bytes) -> tuple[int, bytes, str]:
         if method == "GET" and path.endswith("/stats"):
-            return 200, json.dumps(dict(self.counts)).encode(), ""
+            stats: dict[str, float] = dict(self.counts)
+            if self.first is not None:
+                stats["busy_s"] = round(self.last - self.first, 3)
+                stats["first_request_at"] = self.first_at
+            return 200, json.dumps(stats).encode(), ""
         if method == "POST" and path.endswith("/reset"):
             self.counts.clear()
+            self.first = None
             return 200, b"{}", ""
         if method != "POST" or not path.endswith("/chat/completions"):
             return 404, b'{"error": {"message": "not found"}}', ""
         self.counts["requests"] += 1
+        if self.first is None:
+            self.first, self.first_at = time.perf_counter(), time.time()
         body = json.loads(raw)
         await asyncio.sleep(self.latency)
         if self.fault_rate and self.rng.random() < self.fault_rate:
@@ -126,6 +135,7 @@ class FakeServer:
             self.counts["unknown_article"] += 1
             return 400, b'{"error": {"message": "fake server: unknown article"}}', ""
         self.counts["ok"] += 1
+        self.last = time.perf_counter()
         return 200, json.dumps(self._completion(body, answer)).encode(), ""
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

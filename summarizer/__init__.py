@@ -10,10 +10,15 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
+from summarizer.batch import BatchItem, BatchOptions, BatchStats, collect_items, run_batch
+from summarizer.cache import ResponseCache
 from summarizer.errors import (
     ArticleTooLongError,
     AuthenticationError,
     BackendUnavailableError,
+    BatchError,
+    BatchFailuresError,
+    BudgetExceededError,
     ConfigurationError,
     EmptyInputError,
     FetchContentError,
@@ -35,7 +40,9 @@ from summarizer.errors import (
 from summarizer.grounding import Aligner
 from summarizer.inputs import Article, read_article
 from summarizer.pipeline import Summarizer, asummarize, summarize
+from summarizer.pricing import Price, load_prices
 from summarizer.prompts import Prompt, list_prompts, load_prompt
+from summarizer.ratelimit import RateLimiter
 from summarizer.render import render
 from summarizer.schema import (
     SCHEMA_VERSION,
@@ -60,6 +67,12 @@ __all__ = [
     "ArticleTooLongError",
     "AuthenticationError",
     "BackendUnavailableError",
+    "BatchError",
+    "BatchFailuresError",
+    "BatchItem",
+    "BatchOptions",
+    "BatchStats",
+    "BudgetExceededError",
     "Commitment",
     "ConfigurationError",
     "EmptyInputError",
@@ -77,21 +90,27 @@ __all__ = [
     "NoArticleTextError",
     "OpenQuestion",
     "OutputError",
+    "Price",
     "Prompt",
     "PromptError",
     "ProviderError",
     "ProviderUnreachableError",
+    "RateLimiter",
+    "ResponseCache",
     "Settings",
     "Summarizer",
     "SummarizerError",
     "UngroundedError",
     "__version__",
     "asummarize",
+    "collect_items",
     "contract_json_schema",
     "contract_warnings",
     "list_prompts",
+    "load_prices",
     "load_prompt",
     "read_article",
     "render",
+    "run_batch",
     "summarize",
 ]

@@ -43,16 +43,19 @@ import httpx
 
 from summarizer.cache import ResponseCache
 from summarizer.errors import DatasetError, SummarizerError
+from summarizer.fetch import is_url
 from summarizer.inputs import decode, read_article
+from summarizer.llm import preload
 from summarizer.pipeline import Summarizer
 from summarizer.pricing import Price, price_for, usage_cost
 from summarizer.ratelimit import RateLimiter
 from summarizer.schema import ArticleSummary
 from summarizer.settings import Settings
-from summarizer.transport import ShardedTransport
+from summarizer.transport import ShardedTransport, ssl_context
 
 # ``auto`` workers: one process per this many concurrent requests, up to the cores.
 _REQUESTS_PER_WORKER = 25
+_SUFFIXES = (".txt", ".html", ".htm")
 _ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
@@ -68,6 +71,7 @@ class BatchItem:
     text: str | None = None
     title: str | None = None
     error: SummarizerError | None = None
+    meta: dict[str, Any] | None = None
 
 
 def collect_items(targets: Sequence[str | Path]) -> list[BatchItem]:
@@ -81,10 +85,12 @@ def collect_items(targets: Sequence[str | Path]) -> list[BatchItem]:
     items: list[BatchItem] = []
     for target in targets:
         path = Path(target)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+        if is_url(str(target)):
+            items.append(_file_item(str(target), str(target)))
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
             if not files:
-                raise DatasetError(f"{path}: no .txt files in this directory")
+                raise DatasetError(f"{path}: no .txt or .html files in this directory")
             items += [_file_item(p, p.relative_to(path).with_suffix("").as_posix()) for p in files]
         elif path.suffix == ".jsonl":
             items += _jsonl_items(path)
@@ -101,12 +107,12 @@ def collect_items(targets: Sequence[str | Path]) -> list[BatchItem]:
     return items
 
 
-def _file_item(path: Path, item_id: str) -> BatchItem:
+def _file_item(path: Path | str, item_id: str) -> BatchItem:
     try:
         article = read_article(path)
     except SummarizerError as e:
         return BatchItem(item_id, str(path), error=e)
-    return BatchItem(item_id, article.source, article.text)
+    return BatchItem(item_id, article.source, article.text, article.title, meta=article.meta)
 
 
 def _jsonl_items(path: Path) -> list[BatchItem]:
@@ -173,10 +179,14 @@ def _usage(meta: dict[str, Any]) -> dict[str, int]:
     return {k: int(usage.get(k) or 0) for k in _ZERO_USAGE}
 
 
-def success_record(item: BatchItem, summary: ArticleSummary, price: Price | None) -> dict[str, Any]:
+def success_record(
+    item: BatchItem, summary: ArticleSummary, price: Price | None
+) -> tuple[dict[str, Any], str]:
+    """The record (without the summary, small enough to pass between processes) and
+    the whole output line, the summary serialized by pydantic-core."""
     cached = bool(summary.meta.get("cache", {}).get("hit"))
     usage = dict(_ZERO_USAGE) if cached else _usage(summary.meta)
-    return {
+    record = {
         "id": item.id,
         "source": item.source,
         "status": "ok",
@@ -184,14 +194,17 @@ def success_record(item: BatchItem, summary: ArticleSummary, price: Price | None
         "attempts": _attempts(summary.meta),
         "usage": usage,
         "cost_usd": usage_cost(price, usage),
-        "summary": summary.model_dump(mode="json"),
     }
+    head = json.dumps(record, ensure_ascii=False)
+    return record, f'{head[:-1]}, "summary": {summary.model_dump_json()}}}'
 
 
-def error_record(item: BatchItem, error: BaseException, price: Price | None) -> dict[str, Any]:
+def error_record(
+    item: BatchItem, error: BaseException, price: Price | None
+) -> tuple[dict[str, Any], str]:
     meta = error.meta if isinstance(error, SummarizerError) else {}
     usage = _usage(meta)
-    return {
+    record = {
         "id": item.id,
         "source": item.source,
         "status": "error",
@@ -205,6 +218,7 @@ def error_record(item: BatchItem, error: BaseException, price: Price | None) -> 
             "message": str(error) or type(error).__name__,
         },
     }
+    return record, json.dumps(record, ensure_ascii=False)
 
 
 # -- the ledger: budget, totals, progress ---------------------------------------------
@@ -300,8 +314,8 @@ class Recorder:
         self.reserved[item.id] = need
         return True
 
-    def write(self, record: dict[str, Any], line: str | None = None) -> None:
-        self._file.write((line or json.dumps(record, ensure_ascii=False)) + "\n")
+    def write(self, record: dict[str, Any], line: str) -> None:
+        self._file.write(line + "\n")
         self._file.flush()
         self.reserved.pop(record["id"], None)
         s = self.stats
@@ -348,6 +362,7 @@ def _http_client(concurrency: int, settings: Settings) -> httpx.AsyncClient:
     """One connection pool sized to the concurrency, shared by every request."""
     return httpx.AsyncClient(
         transport=ShardedTransport(concurrency),
+        verify=ssl_context(),
         timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
     )
 
@@ -360,7 +375,7 @@ async def _summarize_all(
     tpm: float | None,
     next_item: Callable[[], BatchItem | None] | None,
     queue: asyncio.Queue[BatchItem | None] | None,
-    emit: Callable[[dict[str, Any]], None],
+    emit: Callable[[dict[str, Any], str], None],
     price: Price | None,
     on_limiter: Callable[[RateLimiter], None] | None = None,
 ) -> None:
@@ -381,17 +396,17 @@ async def _summarize_all(
 
             async def run_one(item: BatchItem) -> None:
                 if item.error is not None:
-                    emit(error_record(item, item.error, price))
+                    emit(*error_record(item, item.error, price))
                     return
                 assert item.text is not None
                 try:
                     summary = await summarizer.asummarize(
-                        item.text, source=item.source, title=item.title
+                        item.text, source=item.source, title=item.title, input_meta=item.meta
                     )
                 except (SummarizerError, Exception) as e:  # noqa: BLE001 - one line per article
-                    emit(error_record(item, e, price))
+                    emit(*error_record(item, e, price))
                 else:
-                    emit(success_record(item, summary, price))
+                    emit(*success_record(item, summary, price))
 
             async def task() -> None:
                 while True:
@@ -404,7 +419,11 @@ async def _summarize_all(
                         return
                     await run_one(item)
 
-            await asyncio.gather(*(task() for _ in range(concurrency)))
+            # ``concurrency`` bounds requests in flight (the limiter enforces it); a
+            # few more articles than that are under way so that one being parsed
+            # and grounded does not leave its request slot empty meanwhile.
+            tasks = concurrency if settings.model_ref.is_local else math.ceil(concurrency * 1.25)
+            await asyncio.gather(*(task() for _ in range(tasks)))
     finally:
         if http is not None:
             await http.aclose()
@@ -440,6 +459,8 @@ def run_batch(
     finished = load_finished(out)
     todo = [item for item in all_items if item.id not in finished]
     stats = BatchStats(total=len(all_items), skipped=len(all_items) - len(todo))
+    if price is None:
+        stats.cost_usd = None
     with Summarizer(settings) as probe:
         params = probe.generation_params()
     max_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
@@ -541,7 +562,7 @@ def _worker_main(
                 message = None
             if message is None:
                 loop.remove_reader(conn.fileno())
-                for _ in range(concurrency):
+                for _ in range(2 * concurrency):  # one per task, whatever their number
                     queue.put_nowait(None)
             else:
                 queue.put_nowait(message)
@@ -549,8 +570,8 @@ def _worker_main(
         loop.add_reader(conn.fileno(), readable)
         limiters: list[RateLimiter] = []
 
-        def emit(record: dict[str, Any]) -> None:
-            conn.send(("record", record, json.dumps(record, ensure_ascii=False)))
+        def emit(record: dict[str, Any], line: str) -> None:
+            conn.send(("record", record, line))
 
         rpm = options.rpm / share if options.rpm else None
         tpm = options.tpm / share if options.tpm else None
@@ -572,11 +593,13 @@ def _run_workers(
     workers: int,
     stats: BatchStats,
 ) -> None:
+    preload()
+    ssl_context()
     context = multiprocessing.get_context("fork")
     per_worker = math.ceil(options.concurrency / workers)
     # A little more than the worker's concurrency in flight, so none sits idle
     # between finishing an article and hearing about the next.
-    window = per_worker + max(2, per_worker // 4)
+    window = math.ceil(per_worker * 1.25) + max(2, per_worker // 4)
     conns: list[Connection] = []
     procs = []
     for _ in range(workers):

@@ -18,9 +18,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from summarizer import __version__
+from summarizer.batch import BatchOptions, collect_items, run_batch
 from summarizer.cache import ResponseCache
 from summarizer.errors import (
     EXIT_CODES,
+    BatchFailuresError,
+    BudgetExceededError,
     DatasetError,
     InputNotFoundError,
     RegressionError,
@@ -31,7 +34,10 @@ from summarizer.goldens import check_golden, dataset_ids, read_text
 from summarizer.goldens import fill_offsets as fill_offsets_in
 from summarizer.inputs import read_article
 from summarizer.pipeline import Summarizer
+from summarizer.pricing import load_prices
+from summarizer.progress import BatchProgress, describe_stats
 from summarizer.prompts import list_prompts, load_prompt
+from summarizer.ratelimit import parse_rate_limit
 from summarizer.render import render
 from summarizer.report import print_table, render_html
 from summarizer.schema import contract_json_schema, llm_json_schema
@@ -65,6 +71,75 @@ class ModeOption(StrEnum):
     json_schema = "json_schema"
     json = "json"
     md_json = "md_json"
+
+
+# Options shared by the commands that call a model.
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="provider/name (openai/gpt-4o-mini, ollama/llama3.1, vllm/NAME), a "
+        "bare name for --base-url, or local[:PATH.gguf]. Env: SUMMARIZER_MODEL.",
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1. Env: OPENAI_BASE_URL."
+    ),
+]
+PromptOpt = Annotated[str | None, typer.Option(help="NAME@VERSION or a .toml prompt file.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Fail (exit 41) instead of dropping items whose quotes are not in the article."
+    ),
+]
+ModeOpt = Annotated[
+    ModeOption | None,
+    typer.Option(help="Instructor mode; default: tools for OpenAI, json_schema elsewhere."),
+]
+MaxReasksOpt = Annotated[
+    int | None, typer.Option(help="Re-asks after an invalid or ungrounded answer.")
+]
+TemperatureOpt = Annotated[float | None, typer.Option(help="Override the prompt's default.")]
+MaxTokensOpt = Annotated[int | None, typer.Option(help="Override the prompt's default.")]
+RetriesOpt = Annotated[
+    int | None,
+    typer.Option(help="Transport retries per request (429, 5xx, timeouts, connection errors)."),
+]
+TimeoutOpt = Annotated[float | None, typer.Option(help="Seconds per request.")]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache", help="Always call the model (answers are cached by default; see `cache`)."
+    ),
+]
+
+
+def _settings(
+    model: str | None,
+    base_url: str | None,
+    prompt: str | None,
+    strict: bool,
+    mode: ModeOption | None,
+    max_reasks: int | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    retries: int | None,
+    timeout: float | None,
+) -> Settings:
+    return Settings.resolve(
+        model=model,
+        base_url=base_url,
+        prompt=prompt,
+        strict=strict or None,
+        mode=mode.value if mode else None,
+        max_reasks=max_reasks,
+        max_transport_retries=retries,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        timeout=timeout,
+    )
 
 
 def _fail(error: BaseException) -> NoReturn:
@@ -124,42 +199,17 @@ def summarize(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="provider/name (openai/gpt-4o-mini, ollama/llama3.1, vllm/NAME), a "
-            "bare name for --base-url, or local[:PATH.gguf]. Env: SUMMARIZER_MODEL.",
-        ),
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1. Env: OPENAI_BASE_URL."
-        ),
-    ] = None,
-    prompt: Annotated[str | None, typer.Option(help="NAME@VERSION or a .toml prompt file.")] = None,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            help="Fail (exit 41) instead of dropping items whose quotes are not in the article."
-        ),
-    ] = False,
-    mode: Annotated[
-        ModeOption | None,
-        typer.Option(help="Instructor mode; default: tools for OpenAI, json_schema elsewhere."),
-    ] = None,
-    max_reasks: Annotated[
-        int | None, typer.Option(help="Re-asks after an invalid or ungrounded answer.")
-    ] = None,
-    temperature: Annotated[
-        float | None, typer.Option(help="Override the prompt's default.")
-    ] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Override the prompt's default.")] = None,
-    retries: Annotated[
-        int | None,
-        typer.Option(help="Transport retries per request (429, 5xx, timeouts, connection errors)."),
-    ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds per request.")] = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    prompt: PromptOpt = None,
+    strict: StrictOpt = False,
+    mode: ModeOpt = None,
+    max_reasks: MaxReasksOpt = None,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    retries: RetriesOpt = None,
+    timeout: TimeoutOpt = None,
+    no_cache: NoCacheOpt = False,
     title: Annotated[str | None, typer.Option(help="Article title, if known.")] = None,
     language: Annotated[
         str | None, typer.Option(help="Output language (default: the article's).")
@@ -168,19 +218,11 @@ def summarize(
     """Summarize one article and print the summary."""
     try:
         article = read_article(path)
-        settings = Settings.resolve(
-            model=model,
-            base_url=base_url,
-            prompt=prompt,
-            strict=strict or None,
-            mode=mode.value if mode else None,
-            max_reasks=max_reasks,
-            max_transport_retries=retries,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            timeout=timeout,
-        )
-        with Summarizer(settings) as summarizer:
+        settings = _settings(
+            model, base_url, prompt, strict, mode, max_reasks, temperature, max_tokens,
+            retries, timeout,
+        )  # fmt: skip
+        with Summarizer(settings, cache=None if no_cache else ResponseCache()) as summarizer:
             if settings.model_ref.is_local:
                 typer.echo(
                     f"summarizer: using the embedded model ({settings.model}); for better "
@@ -201,6 +243,115 @@ def summarize(
         typer.echo("summarizer: interrupted", err=True)
         raise typer.Exit(130) from None
     except Exception as error:  # noqa: BLE001 - the CLI must never show a traceback
+        _fail(error)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Article files (.txt or .html), http(s) URLs, directories (their .txt "
+            'and .html files, recursively), or JSONL files with {"id", "text"} per line.'
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="JSONL results, one line per article; running the same command again "
+            "skips articles already summarized there and retries failed ones.",
+        ),
+    ],
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Requests in flight at once.")
+    ] = 8,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes sharing the concurrency (default: one per 25 concurrent "
+            "requests, up to the CPU count; always 1 for the embedded model).",
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(help="Stay under the provider's limits, e.g. 500rpm or 500rpm,90000tpm."),
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(help="USD: start no article that could take the run's cost past this."),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(help="TOML file of model prices (USD per 1M tokens); env SUMMARIZER_PRICES."),
+    ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(help="Progress bar on stderr (default: when stderr is a terminal)."),
+    ] = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    prompt: PromptOpt = None,
+    strict: StrictOpt = False,
+    mode: ModeOpt = None,
+    max_reasks: MaxReasksOpt = None,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    retries: RetriesOpt = None,
+    timeout: TimeoutOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Summarize many articles concurrently into a JSONL file, with a cost ledger.
+
+    Exit 0 when every article has a summary, 60 when some failed (their error lines
+    are in the output), 61 when --max-cost left some unstarted, 130 on Ctrl-C.
+    """
+    try:
+        settings = _settings(
+            model, base_url, prompt, strict, mode, max_reasks, temperature, max_tokens,
+            retries, timeout,
+        )  # fmt: skip
+        rpm, tpm = parse_rate_limit(rate_limit) if rate_limit else (None, None)
+        options = BatchOptions(
+            concurrency=concurrency, workers=workers, rpm=rpm, tpm=tpm, max_cost=max_cost,
+            use_cache=not no_cache,
+        )  # fmt: skip
+        price_table = load_prices(prices)
+        items = collect_items(inputs)
+        if settings.model_ref.is_local:
+            typer.echo(
+                f"summarizer: using the embedded model ({settings.model}), one article at "
+                "a time; for speed set OPENAI_API_KEY or pass --model/--base-url",
+                err=True,
+            )
+        with BatchProgress(len(items), enabled=progress) as bar:
+            stats = run_batch(
+                inputs, out, settings, options, prices=price_table, on_change=bar.update,
+                items=items,
+            )  # fmt: skip
+        typer.echo(f"summarizer: {describe_stats(stats)} -> {out}", err=True)
+        if stats.not_started and not stats.interrupted:
+            raise BudgetExceededError(
+                f"--max-cost {max_cost:g} reached: {stats.not_started} article(s) not "
+                "started; run again with a higher --max-cost to continue"
+            )
+        if stats.failed:
+            raise BatchFailuresError(
+                f"{stats.failed} of {stats.total} article(s) failed; their error lines "
+                f"are in {out} (run the same command again to retry them)"
+            )
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo(
+            f"summarizer: interrupted; finished articles are in {out}: run the same "
+            "command again to continue",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    except Exception as error:  # noqa: BLE001
         _fail(error)
 
 

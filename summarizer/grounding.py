@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from rapidfuzz import fuzz
@@ -218,7 +219,10 @@ class GroundingReport:
     quotes_grounded: int = 0
 
 
+@lru_cache(maxsize=4096)
 def _norm_name(name: str) -> str:
+    """A name or item text as compared for identity (cached: the same names recur
+    across the items of one answer and across articles)."""
     return normalize(name)[0].strip(" .")
 
 

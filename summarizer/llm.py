@@ -212,6 +212,30 @@ def _instructor_model(model: type[LLMArticleSummary]) -> type[LLMArticleSummary]
     return cast(type[LLMArticleSummary], wrapped)
 
 
+def _schema_as_extra_body(kwargs: dict[str, Any]) -> None:
+    """Send the response schema as ``extra_body``: the same JSON on the wire.
+
+    The SDK walks every request parameter through its TypedDict transform (key
+    aliases, date formats), which for a JSON schema changes nothing and cost about a
+    millisecond per request, a fifth of the client's CPU in a profiled batch;
+    ``extra_body`` is merged into the body as is. Requests are still checked
+    against OpenAI's API spec in the tests.
+    """
+    moved = {k: kwargs.pop(k) for k in ("response_format", "tools", "tool_choice") if k in kwargs}
+    if moved:
+        kwargs["extra_body"] = {**(kwargs.get("extra_body") or {}), **moved}
+
+
+def preload() -> None:
+    """Import what the OpenAI SDK loads lazily on first use (about half a second).
+
+    A batch calls this before forking workers, so they inherit the modules instead
+    of each importing them while the clock runs.
+    """
+    import instructor.v2.providers.openai.handlers  # noqa: F401
+    import openai.resources.chat  # noqa: F401
+
+
 def _with_stats(error: SummarizerError, stats: CallStats) -> SummarizerError:
     """``error`` carrying what the extraction cost so far (see ``SummarizerError.meta``)."""
     if not error.meta:
@@ -380,9 +404,15 @@ class LLMClient:
         (so a transport retry waits its turn like any other request)."""
         throttle = self.throttle
         if throttle is None:
-            return raw
+
+            async def plain(*args: Any, **kwargs: Any) -> Any:
+                _schema_as_extra_body(kwargs)
+                return await raw(*args, **kwargs)
+
+            return plain
 
         async def send(*args: Any, **kwargs: Any) -> Any:
+            _schema_as_extra_body(kwargs)
             chars = sum(len(str(m.get("content") or "")) for m in kwargs.get("messages", ()))
             out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens") or 0
             ticket = await throttle.acquire(chars / 4 + out)

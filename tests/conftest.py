@@ -23,6 +23,7 @@ _ENV_VARS = (
     "OPENAI_BASE_URL",
     "SUMMARIZER_MODEL",
     "SUMMARIZER_PROMPT",
+    "SUMMARIZER_PRICES",
 )
 
 
@@ -43,9 +44,11 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    # Answers are cached by default: each test gets its own, empty cache.
+    monkeypatch.setenv("SUMMARIZER_CACHE_DIR", str(tmp_path / "answer-cache"))
 
 
 SPEC = SHARED / "specs" / "openai-openapi.json"

@@ -224,3 +224,19 @@ def test_closed_pipe_is_not_an_error() -> None:
     )  # fmt: skip
     assert proc.stdout.decode().count("\n") == 1
     assert proc.stderr == b""
+
+
+def test_summarize_caches_answers_unless_told_not_to(
+    fake_openai: FakeOpenAI, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.default = summary_reply(seed_summary)
+    args = ("summarize", str(SEED), "--model", "m", "--base-url", fake_openai.url)
+    first = run_cli(*args)
+    second = run_cli(*args)
+    assert first.returncode == second.returncode == 0, second.stderr.decode()
+    assert len(fake_openai.requests) == 1
+    assert json.loads(second.stdout)["meta"]["cache"]["hit"] is True
+    third = run_cli(*args, "--no-cache")
+    assert third.returncode == 0
+    assert len(fake_openai.requests) == 2
+    assert "cache" not in json.loads(third.stdout)["meta"]

@@ -193,3 +193,14 @@ def test_repeated_items_are_dropped_once_and_recorded() -> None:
     assert len(summary.key_summary.key_points) == 1
     assert [a.name for a in summary.actors] == ["Donald Trump", "Vladimir Putin"]
     assert "key_points: dropped 2 repeated item(s)" in grounder.report.fixes
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet="ab C.\t\n\r \u00a0\u2019\u201c\u2014\u2026\u0130\u00df\u2028\x1c\x85")
+    | st.text()
+)
+def test_fast_normalize_matches_the_character_loop(text: str) -> None:
+    from summarizer.grounding import _normalize_slow
+
+    assert normalize(text) == _normalize_slow(text)

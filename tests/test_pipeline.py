@@ -277,3 +277,19 @@ def test_model_output_round_trips_through_the_contract(
     }
     again = ArticleSummary.model_validate(dumped)
     assert again.model_dump(mode="json") == dumped
+
+
+def test_article_text_reaches_the_model_verbatim_even_with_template_syntax(
+    fake_openai: FakeOpenAI, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    """Instructor renders messages as Jinja when given a validation context; ours goes
+    by a context variable, so braces in an article are text, not a template."""
+    article = seed_text + "\n\nA reader wrote: {{ grounder }} {% if x %}yes{% endif %} {#x#}"
+    fake_openai.queue(summary_reply(seed_summary))
+    with _summarizer(fake_openai) as s:
+        result = s.summarize(article)
+    assert (
+        "{{ grounder }} {% if x %}yes{% endif %} {#x#}"
+        in fake_openai.requests[0]["messages"][1]["content"]
+    )
+    assert result.meta["grounding"]["quotes_grounded"] == result.meta["grounding"]["quotes_total"]

@@ -1,0 +1,347 @@
+"""`summarizer batch` end to end against the fake server: inputs, failures, resume,
+cache, budget, workers, Ctrl-C; and the rate limiter and price table on their own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from summarizer.batch import BatchItem, BatchOptions, collect_items, ledger_path, run_batch
+from summarizer.errors import ConfigurationError, DatasetError
+from summarizer.pricing import Price, load_prices, price_for, usage_cost
+from summarizer.ratelimit import RateLimiter, _Bucket, parse_rate_limit
+from summarizer.settings import ModelRef, Settings
+from tests.conftest import ROOT
+from tests.fakeserver import FakeOpenAI, Reply, completion, error_reply, summary_reply
+
+FAST = {"retry_initial_wait": 0.01, "retry_max_wait": 0.05}
+
+
+def _article(seed_text: str, i: int) -> str:
+    """A distinct article that the seed summary's quotes still ground in."""
+    return f"{seed_text}\n\nEditor's note {i}: this copy is number {i}."
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _cli(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "summarizer", *args],
+        capture_output=True, env=env, cwd=ROOT, timeout=120, check=False, **kw,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, seed_text: str) -> Path:
+    """A folder of 3 articles (one empty) and a JSONL of 2 good and 2 bad lines."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text(_article(seed_text, 1), encoding="utf-8")
+    (folder / "sub" / "b.txt").write_text(_article(seed_text, 2), encoding="utf-8")
+    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
+    lines = [
+        json.dumps({"id": "j1", "text": _article(seed_text, 3)}),
+        json.dumps({"id": "j2", "text": _article(seed_text, 4), "title": "T"}),
+        "{not json",
+        json.dumps({"id": "j4"}),
+    ]
+    (tmp_path / "more.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_batch_cli_mixed_inputs_failures_then_resume(
+    fake_openai: FakeOpenAI, inputs: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.default = summary_reply(seed_summary)
+    out = inputs / "out" / "results.jsonl"
+    args = ["batch", str(inputs / "in"), str(inputs / "more.jsonl"), "-o", str(out),
+            "--model", "fake-model", "--base-url", fake_openai.url, "-c", "3"]  # fmt: skip
+    first = _cli(*args)
+    err = first.stderr.decode()
+    assert first.returncode == 60, err
+    assert "Traceback" not in err
+    assert "3 of 7 article(s) failed" in err
+    rows = _rows(out)
+    by_id = {r["id"]: r for r in rows}
+    assert len(rows) == len(by_id) == 7
+    assert {i for i, r in by_id.items() if r["status"] == "ok"} == {"a", "sub/b", "j1", "j2"}
+    assert by_id["empty"]["error"]["exit_code"] == 10
+    bad_json = next(r for i, r in by_id.items() if i.endswith("more.jsonl:3"))
+    assert bad_json["error"]["kind"] == "DatasetError"
+    assert "not JSON" in bad_json["error"]["message"]
+    ok = by_id["j2"]
+    assert ok["summary"]["meta"]["input"]["title"] == "T"
+    assert ok["usage"] == {"prompt_tokens": 700, "completion_tokens": 300, "total_tokens": 1000}
+    assert ok["attempts"] == {"responses": 1, "reasks": 0, "transport_retries": 0}
+    text = _article(seed_text, 4)
+    for ev in ok["summary"]["actors"][0]["evidence"]:
+        assert text[ev["start"] : ev["end"]] == ev["quote"]
+    ledger = json.loads(ledger_path(out).read_text())
+    run = ledger["runs"][0]
+    assert run["articles"]["ok"] == 4
+    assert run["articles"]["failed"] == 3
+    assert run["usage"]["total_tokens"] == 4000
+    assert run["cost_usd"] is None  # no price for a self-hosted model
+    assert len(fake_openai.requests) == 4
+
+    # Fix one input; the same command retries only the failed articles.
+    (inputs / "in" / "empty.txt").write_text(_article(seed_text, 5), encoding="utf-8")
+    second = _cli(*args)
+    assert second.returncode == 60, second.stderr.decode()  # the two bad JSONL lines remain
+    assert len(fake_openai.requests) == 5  # only the fixed article called the model
+    rows = _rows(out)
+    assert len(rows) == len({r["id"] for r in rows}) == 7
+    assert {r["id"] for r in rows if r["status"] == "ok"} >= {"a", "sub/b", "j1", "j2", "empty"}
+    assert len(json.loads(ledger_path(out).read_text())["runs"]) == 2
+
+
+def test_transient_errors_and_bad_answers_are_retried_and_counted(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.default = summary_reply(seed_summary)
+    fake_openai.queue(
+        error_reply(429, "slow down", **{"retry-after": "0"}),
+        error_reply(503, "busy"),
+        Reply(body=completion(content="not json at all")),
+    )
+    items = [BatchItem(f"n{i}", f"n{i}", _article(seed_text, i)) for i in range(6)]
+    settings = Settings.resolve(model="fake-model", base_url=fake_openai.url, **FAST)
+    out = tmp_path / "r.jsonl"
+    stats = run_batch(
+        [], out, settings, BatchOptions(concurrency=1, use_cache=False), prices={}, items=items
+    )
+    rows = _rows(out)
+    assert [r["status"] for r in rows] == ["ok"] * 6
+    assert len({r["id"] for r in rows}) == 6
+    assert stats.transport_retries == 2
+    assert stats.reasks == 1
+    assert stats.throttled == 1
+    assert len(fake_openai.requests) == 9
+
+
+def test_cache_second_run_sends_no_requests(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.default = summary_reply(seed_summary)
+    items = [BatchItem(f"c{i}", f"c{i}", _article(seed_text, i)) for i in range(5)]
+    settings = Settings.resolve(model="fake-model", base_url=fake_openai.url)
+    prices = {"compatible/fake-model": Price(1.0, 2.0)}
+    first = run_batch([], tmp_path / "1.jsonl", settings, BatchOptions(concurrency=5),
+                      prices=prices, items=items)  # fmt: skip
+    assert len(fake_openai.requests) == 5
+    assert first.cost_usd == pytest.approx(5 * (700 * 1.0 + 300 * 2.0) / 1e6)
+    again = run_batch([], tmp_path / "2.jsonl", settings, BatchOptions(concurrency=5),
+                      prices=prices, items=items)  # fmt: skip
+    assert len(fake_openai.requests) == 5
+    assert again.cached == 5
+    assert again.cost_usd == 0.0
+    assert all(r["cached"] and r["status"] == "ok" for r in _rows(tmp_path / "2.jsonl"))
+
+
+def test_max_cost_stops_starting_new_articles(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.default = summary_reply(seed_summary)
+    (tmp_path / "in").mkdir()
+    for i in range(8):
+        (tmp_path / "in" / f"{i}.txt").write_text(_article(seed_text, i), encoding="utf-8")
+    (tmp_path / "prices.toml").write_text('["compatible/fake-model"]\ninput = 1000\noutput = 0\n')
+    out = tmp_path / "r.jsonl"
+    proc = _cli("batch", str(tmp_path / "in"), "-o", str(out), "--model", "fake-model",
+                "--base-url", fake_openai.url, "-c", "1", "--max-reasks", "0",
+                "--prices", str(tmp_path / "prices.toml"), "--max-cost", "6")  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 61, err
+    assert "--max-cost 6 reached" in err
+    run = json.loads(ledger_path(out).read_text())["runs"][0]
+    done = len(_rows(out))
+    assert 0 < done < 8
+    assert run["articles"]["not_started"] == 8 - done
+    assert run["cost_usd"] <= 6
+    assert len(fake_openai.requests) == done
+
+
+def test_worker_processes_share_the_batch(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.default = summary_reply(seed_summary)
+    rows = [json.dumps({"id": f"w{i}", "text": _article(seed_text, i)}) for i in range(12)]
+    (tmp_path / "in.jsonl").write_text("\n".join(rows), encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    proc = _cli("batch", str(tmp_path / "in.jsonl"), "-o", str(out), "--model", "fake-model",
+                "--base-url", fake_openai.url, "-c", "4", "--workers", "2",
+                "--progress")  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "summarizing" in err  # the bar, forced on although stderr is a pipe
+    assert "12 ok, 0 failed" in err
+    result = _rows(out)
+    assert sorted(r["id"] for r in result) == sorted(f"w{i}" for i in range(12))
+    assert len(fake_openai.requests) == 12
+    assert json.loads(ledger_path(out).read_text())["runs"][0]["workers"] == 2
+
+
+def test_ctrl_c_keeps_finished_lines_and_the_rerun_completes(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.default = Reply(**{**summary_reply(seed_summary).__dict__, "delay": 0.25})
+    rows = [json.dumps({"id": f"k{i}", "text": _article(seed_text, i)}) for i in range(30)]
+    (tmp_path / "in.jsonl").write_text("\n".join(rows), encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    args = ["batch", str(tmp_path / "in.jsonl"), "-o", str(out), "--model", "fake-model",
+            "--base-url", fake_openai.url, "-c", "1"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "summarizer", *args], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or len(_rows(out)) < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert "run the same command again to continue" in stderr.decode()
+    done = _rows(out)  # every line parses
+    assert 3 <= len(done) < 30
+    assert all(r["status"] == "ok" for r in done)
+    assert json.loads(ledger_path(out).read_text())["runs"][0]["interrupted"] is True
+
+    fake_openai.default = summary_reply(seed_summary)
+    before = len(fake_openai.requests)
+    rerun = _cli(*args)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert f"{len(done)} already done" in rerun.stderr.decode()
+    final = _rows(out)
+    assert sorted(r["id"] for r in final) == sorted(f"k{i}" for i in range(30))
+    # the article in flight at Ctrl-C may have reached the server; none of the
+    # finished ones are asked again
+    assert len(fake_openai.requests) - before == 30 - len(done)
+
+
+def test_duplicate_ids_stop_before_any_work(tmp_path: Path) -> None:
+    rows = [json.dumps({"id": "x", "text": "a b c"}), json.dumps({"id": "x", "text": "d e f"})]
+    (tmp_path / "dup.jsonl").write_text("\n".join(rows), encoding="utf-8")
+    with pytest.raises(DatasetError, match="duplicate article id 'x'"):
+        collect_items([tmp_path / "dup.jsonl"])
+    proc = _cli("batch", str(tmp_path / "dup.jsonl"), "-o", str(tmp_path / "o.jsonl"),
+                "--model", "m", "--base-url", "http://127.0.0.1:9/v1")  # fmt: skip
+    assert proc.returncode == 15
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--rate-limit", "fast"], "--rate-limit 'fast'"),
+        (["--max-cost", "1"], "--max-cost needs a price"),
+    ],
+)
+def test_bad_batch_options_are_configuration_errors(
+    tmp_path: Path, seed_text: str, args: list[str], fragment: str
+) -> None:
+    (tmp_path / "a.txt").write_text(seed_text, encoding="utf-8")
+    proc = _cli("batch", str(tmp_path / "a.txt"), "-o", str(tmp_path / "o.jsonl"),
+                "--model", "m", "--base-url", "http://127.0.0.1:9/v1", *args)  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 20, err
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# -- rate limiter ----------------------------------------------------------------------
+
+
+def test_parse_rate_limit() -> None:
+    assert parse_rate_limit("500rpm") == (500, None)
+    assert parse_rate_limit("500rpm, 90000tpm") == (500, 90000)
+    for bad in ("500", "0rpm", "-3tpm", "5rps"):
+        with pytest.raises(ConfigurationError):
+            parse_rate_limit(bad)
+
+
+def test_bucket_refills_at_its_rate() -> None:
+    bucket = _Bucket(60.0)  # one per second, bursts of ten
+    now = bucket.stamp
+    assert bucket.capacity == 10
+    bucket.take(10)
+    assert bucket.wait_time(1, now) == pytest.approx(1.0)
+    assert bucket.wait_time(1, now + 0.5) == pytest.approx(0.5)
+    assert bucket.wait_time(1, now + 1.0) == 0.0
+    assert bucket.wait_time(50, now + 1.0) == pytest.approx(9.0)  # capped at a full bucket
+
+
+async def test_limiter_bounds_requests_in_flight() -> None:
+    limiter = RateLimiter(3)
+    tickets = [await limiter.acquire() for _ in range(3)]
+    blocked = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.05)
+    assert not blocked.done()
+    await limiter.release(tickets[0])
+    await asyncio.wait_for(blocked, 1)
+    assert limiter.in_flight == 3
+
+
+async def test_a_429_halves_the_window_once_per_generation_and_pauses_everyone() -> None:
+    limiter = RateLimiter(8)
+    tickets = [await limiter.acquire() for _ in range(4)]
+    await limiter.release(tickets[0], outcome="rate_limited", retry_after=0.3)
+    await limiter.release(tickets[1], outcome="rate_limited", retry_after=0.3)
+    assert limiter.window == 4  # two 429s from one generation: one halving
+    assert limiter.stats.throttled == 2
+    assert limiter.stats.backoffs == 1
+    started = time.monotonic()
+    later = await limiter.acquire()
+    assert time.monotonic() - started >= 0.25  # waited out Retry-After
+    await limiter.release(later, outcome="rate_limited", retry_after=0.0)
+    assert limiter.window == 2  # a request sent after the backoff: a new generation
+    for t in tickets[2:]:
+        await limiter.release(t)
+    assert 2 < limiter.window < 4  # successes grow it back slowly
+
+
+async def test_token_budget_is_corrected_by_actual_usage() -> None:
+    limiter = RateLimiter(10, tpm=600)  # 10 tokens/s, bursts of 100
+    ticket = await limiter.acquire(100)
+    await limiter.release(ticket, used_tokens=20)  # 80 come back
+    started = time.monotonic()
+    await limiter.acquire(80)
+    assert time.monotonic() - started < 0.5
+
+
+# -- prices ----------------------------------------------------------------------------
+
+
+def test_prices_builtin_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prices = load_prices()
+    assert price_for(ModelRef("openai", "gpt-4o-mini"), prices) == Price(0.15, 0.60)
+    assert price_for(ModelRef("local", ""), prices) == Price(0.0, 0.0)
+    assert price_for(ModelRef("compatible", "mine"), prices) is None
+    env_file = tmp_path / "env.toml"
+    env_file.write_text('["compatible/mine"]\ninput = 1\noutput = 2\n')
+    monkeypatch.setenv("SUMMARIZER_PRICES", str(env_file))
+    user = tmp_path / "user.toml"
+    user.write_text('["openai/gpt-4o-mini"]\ninput = 0.1\noutput = 0.2\n')
+    prices = load_prices(user)
+    assert price_for(ModelRef("compatible", "mine"), prices) == Price(1.0, 2.0)
+    assert price_for(ModelRef("openai", "gpt-4o-mini"), prices) == Price(0.1, 0.2)
+    usage = {"prompt_tokens": 1_000_000, "completion_tokens": 500_000}
+    assert usage_cost(Price(1.0, 2.0), usage) == pytest.approx(2.0)
+    assert usage_cost(None, usage) is None
+    bad = tmp_path / "bad.toml"
+    bad.write_text('["x"]\ninput = "cheap"\n')
+    with pytest.raises(ConfigurationError, match="numeric 'input' and 'output'"):
+        load_prices(bad)
