@@ -3,7 +3,7 @@
 Run from the repo root (after ``make install``)::
 
     .venv/bin/python benchmarks/batch.py              # everything, about two minutes
-    .venv/bin/python benchmarks/batch.py --quick      # small sizes, a smoke test
+    .venv/bin/python benchmarks/batch.py --quick --out /tmp/b   # small sizes, a smoke test
 
 The script starts ``benchmarks/fake_server.py`` as its own process (answers are the
 golden summaries of the eval set, so they are realistic in size and grounded) and
@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import httpx  # noqa: E402
 import instructor  # noqa: E402
 import openai  # noqa: E402
-from fake_server import load_answers  # noqa: E402
+from fake_server import load_answers, probes  # noqa: E402
 
 from summarizer import __version__  # noqa: E402
 from summarizer.batch import BatchItem, BatchOptions, run_batch  # noqa: E402
@@ -227,7 +227,7 @@ def thousand_word_articles(n: int) -> list[str]:
 
 def overhead(n: int) -> dict[str, Any]:
     """CPU per article, one at a time, with the model call answered in-process."""
-    answers = load_answers(DATASET)
+    answers = probes(load_answers(DATASET))
     articles = [f"(Item {i}.)\n\n{text}" for i, text in enumerate(thousand_word_articles(n))]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -295,10 +295,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=None, help=f"default: {RESULTS}")
     args = parser.parse_args()
     if args.quick:
         args.articles, args.concurrency, args.latency, args.repeats = 40, 10, 0.05, 1
+        if args.out is None:
+            parser.error("--quick results are not for the repo: pass --out DIR")
+    out_dir: Path = args.out or RESULTS
     n, c, lat = args.articles, args.concurrency, args.latency
     ideal = n * lat / c
     items = batch_items(n)
@@ -371,10 +374,9 @@ def main() -> None:
         }
         results["faults"] = faults
     results["overhead"] = overhead(50 if args.quick else 300)
-    args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "-quick" if args.quick else ""
-    (args.out / f"batch{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / f"batch{suffix}.md").write_text(markdown(results))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "batch.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "batch.md").write_text(markdown(results))
     print(markdown(results))
 
 

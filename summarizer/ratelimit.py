@@ -163,4 +163,5 @@ class RateLimiter:
                     self.stats.min_window = min(self.stats.min_window, self.window)
             elif outcome == "ok":
                 self.window = min(self.max_window, self.window + 1.0 / self.window)
-            self._changed.notify_all()
+            # Wake as many waiters as there are free slots, not all of them.
+            self._changed.notify(max(1, int(self.window) - self.in_flight))

@@ -345,3 +345,18 @@ def test_prices_builtin_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyP
     bad.write_text('["x"]\ninput = "cheap"\n')
     with pytest.raises(ConfigurationError, match="numeric 'input' and 'output'"):
         load_prices(bad)
+
+
+def test_batch_benchmark_runs_and_its_checks_hold(tmp_path: Path) -> None:
+    """The benchmark script in small sizes: it still works, and the correctness
+    checks it reports (not its timings) hold."""
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/batch.py", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    result = json.loads((tmp_path / "batch.json").read_text())
+    assert all(result["faults"]["check"].values()), result["faults"]
+    assert result["cache"]["server_requests_on_second_run"] == 0
+    assert result["throughput"]["workers_auto"][0]["ok"] == result["config"]["articles"]
+    assert result["throughput"]["plain_instructor_one_event_loop"]["ok"] == 40
