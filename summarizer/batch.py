@@ -348,6 +348,7 @@ class BatchOptions:
     tpm: float | None = None
     max_cost: float | None = None
     use_cache: bool = True
+    language: str | None = None  # output language; None: each article's own
 
 
 def article_tasks(concurrency: int) -> int:
@@ -413,8 +414,9 @@ async def _summarize_all(
                 assert item.text is not None
                 try:
                     summary = await summarizer.asummarize(
-                        item.text, source=item.source, title=item.title, input_meta=item.meta
-                    )
+                        item.text, source=item.source, title=item.title,
+                        language=options.language, input_meta=item.meta,
+                    )  # fmt: skip
                 except (SummarizerError, Exception) as e:  # noqa: BLE001 - one line per article
                     emit(*error_record(item, e, price))
                 else:

@@ -108,6 +108,18 @@ RetriesOpt = Annotated[
     typer.Option(help="Transport retries per request (429, 5xx, timeouts, connection errors)."),
 ]
 TimeoutOpt = Annotated[float | None, typer.Option(help="Seconds per request.")]
+ContextWindowOpt = Annotated[
+    int | None,
+    typer.Option(help="The model's context in tokens, when the built-in table does not know it."),
+]
+MaxPartsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Split an article over the context into at most this many parts (default "
+        "16; 1: never split).",
+    ),
+]
 NoCacheOpt = Annotated[
     bool,
     typer.Option(
@@ -127,8 +139,12 @@ def _settings(
     max_tokens: int | None,
     retries: int | None,
     timeout: float | None,
+    context_window: int | None = None,
+    max_parts: int | None = None,
 ) -> Settings:
     return Settings.resolve(
+        context_window=context_window,
+        max_parts=max_parts,
         model=model,
         base_url=base_url,
         prompt=prompt,
@@ -209,6 +225,8 @@ def summarize(
     max_tokens: MaxTokensOpt = None,
     retries: RetriesOpt = None,
     timeout: TimeoutOpt = None,
+    context_window: ContextWindowOpt = None,
+    max_parts: MaxPartsOpt = None,
     no_cache: NoCacheOpt = False,
     title: Annotated[str | None, typer.Option(help="Article title, if known.")] = None,
     language: Annotated[
@@ -220,7 +238,7 @@ def summarize(
         article = read_article(path)
         settings = _settings(
             model, base_url, prompt, strict, mode, max_reasks, temperature, max_tokens,
-            retries, timeout,
+            retries, timeout, context_window, max_parts,
         )  # fmt: skip
         with Summarizer(settings, cache=None if no_cache else ResponseCache()) as summarizer:
             if settings.model_ref.is_local:
@@ -291,6 +309,9 @@ def batch(
         bool | None,
         typer.Option(help="Progress bar on stderr (default: when stderr is a terminal)."),
     ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Output language (default: each article's own).")
+    ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     prompt: PromptOpt = None,
@@ -301,6 +322,8 @@ def batch(
     max_tokens: MaxTokensOpt = None,
     retries: RetriesOpt = None,
     timeout: TimeoutOpt = None,
+    context_window: ContextWindowOpt = None,
+    max_parts: MaxPartsOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Summarize many articles concurrently into a JSONL file, with a cost ledger.
@@ -311,12 +334,12 @@ def batch(
     try:
         settings = _settings(
             model, base_url, prompt, strict, mode, max_reasks, temperature, max_tokens,
-            retries, timeout,
+            retries, timeout, context_window, max_parts,
         )  # fmt: skip
         rpm, tpm = parse_rate_limit(rate_limit) if rate_limit else (None, None)
         options = BatchOptions(
             concurrency=concurrency, workers=workers, rpm=rpm, tpm=tpm, max_cost=max_cost,
-            use_cache=not no_cache,
+            use_cache=not no_cache, language=language,
         )  # fmt: skip
         price_table = load_prices(prices)
         items = collect_items(inputs)

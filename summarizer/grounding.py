@@ -6,7 +6,8 @@ Matching runs in three steps, cheapest first:
 
 1. exact substring;
 2. after normalization (whitespace runs, curly vs straight quotes, dash variants,
-   case), mapped back to offsets in the original text;
+   case, accents, Unicode compatibility forms, invisible format characters), mapped
+   back to offsets in the original text, which is never rewritten;
 3. a bounded fuzzy match (rapidfuzz's partial-ratio alignment on the normalized
    text, score >= ``FUZZY_MIN_SCORE``, length within 20%), whose span then replaces
    the quote so the output stays verbatim.
@@ -20,6 +21,7 @@ out) the unsupported items are removed and listed in a :class:`GroundingReport`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -44,9 +46,24 @@ _CHAR_MAP = {
     "\u2015": "-", "\u2212": "-",
     "\u2026": "...",
 }  # fmt: skip
-_ONE_TO_ONE = [(k, v) for k, v in _CHAR_MAP.items() if len(v) == 1]
 # Interior whitespace that normalizing changes: runs other than one plain space.
 _ODD_SPACE = re.compile(r"[^\S ]\s*|  \s*")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@lru_cache(maxsize=8192)
+def _fold(char: str) -> str:
+    """What one non-space character compares as: typographic quotes and dashes as
+    ASCII, compatibility forms as their plain letters (NFKD: ligatures, full-width),
+    accents and other combining marks dropped (so NFC and NFD spellings of a word
+    match), invisible format characters (soft hyphen, zero-width space) dropped,
+    and lower case."""
+    if char in _CHAR_MAP:
+        return _CHAR_MAP[char]
+    if unicodedata.category(char) == "Cf":
+        return ""
+    decomposed = unicodedata.normalize("NFKD", char)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip().lower()
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
@@ -54,15 +71,25 @@ def normalize(text: str) -> tuple[str, list[int]]:
 
     ``index[i]`` is the offset in ``text`` of the character that produced output
     character ``i``; ``index`` has one extra entry (``len(text)``) so that an end
-    offset maps too. Runs once per article and once per quote on every answer, so the
-    common case (no character changes length) works on whole runs of text, in C.
+    offset maps too. Whitespace runs become one space; characters compare as
+    :func:`_fold` says. Runs once per article and once per quote on every answer,
+    so the common case (no character changes length) works on whole runs of text,
+    in C; the rest goes one character at a time.
     """
-    mapped = text.lower()
-    if len(mapped) != len(text) or "\u2026" in text:
-        return _normalize_slow(text)
-    for char, rep in _ONE_TO_ONE:
-        if char in mapped:
-            mapped = mapped.replace(char, rep)
+    if text.isascii():
+        mapped = text.lower()
+    else:
+        table = {}
+        for char in set(_NON_ASCII.findall(text)):
+            if char.isspace():
+                continue
+            folded = _fold(char)
+            if len(folded) != 1:
+                return _normalize_slow(text)
+            table[ord(char)] = folded
+        mapped = text.translate(table).lower()
+        if len(mapped) != len(text):
+            return _normalize_slow(text)
     body_start = len(mapped) - len(mapped.lstrip())
     body_end = len(mapped.rstrip())
     out: list[str] = []
@@ -92,11 +119,13 @@ def _normalize_slow(text: str) -> tuple[str, list[int]]:
         if ch.isspace():
             pending_space = bool(out)
             continue
+        rep = _fold(ch) if ord(ch) > 127 else ch.lower()
+        if not rep:
+            continue
         if pending_space:
             out.append(" ")
             index.append(i - 1)
             pending_space = False
-        rep = _CHAR_MAP.get(ch, ch).lower()
         for r in rep:
             out.append(r)
             index.append(i)

@@ -187,6 +187,10 @@ class LocalBackend:
             "llama_cpp_python": getattr(self._llama_cpp, "__version__", "?"),
         }
 
+    def count_text(self, text: str) -> int:
+        """Tokens of a piece of text on its own (for splitting long articles)."""
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False))
+
     def count_tokens(self, messages: list[dict[str, str]]) -> int:
         text = "\n".join(m["content"] for m in messages)
         # A few tokens per message for the chat template's turn markers.

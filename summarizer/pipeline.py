@@ -7,9 +7,11 @@ The CLI is a thin layer over these.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -18,9 +20,11 @@ import httpx
 
 from summarizer import __version__
 from summarizer.cache import ResponseCache, cache_key
+from summarizer.chunking import Part, paragraph_spans, split_article
 from summarizer.errors import ArticleTooLongError
 from summarizer.inputs import check_text
 from summarizer.llm import Extraction, LLMClient
+from summarizer.merge import digest, merge_parts, remap_key_summary, shift
 from summarizer.prompts import Prompt, load_prompt
 from summarizer.ratelimit import RateLimiter
 from summarizer.schema import SCHEMA_VERSION, ArticleSummary, contract_warnings
@@ -129,15 +133,22 @@ class Summarizer:
         """Summarize one article; every quote in the result is located in ``text``.
 
         ``input_meta`` (e.g. :attr:`Article.meta`: URL, extractor) is recorded with
-        ``source`` and ``title`` as ``meta["input"]``.
+        ``source`` and ``title`` as ``meta["input"]``. An article over the model's
+        context budget is summarized in parts and merged (see :mod:`summarizer.merge`).
         """
-        messages, params = self._prepare(text, source, title, language)
-        key = self._cache_key(text, messages, params)
+        check_text(text, source)
         record = _input_record(source, title, input_meta)
-        if (cached := self._cached(key, source, record)) is not None:
-            return cached
-        extraction = self.llm.extract(messages, params, text)
-        return self._store(key, self._finish(extraction, source, record))
+        parts = self._plan(text, title, language, source)
+        if len(parts) == 1:
+            return self._summarize_one(text, source, title, language, record)
+        summaries = [
+            shift(self._summarize_one(text[p.start : p.end], _part_source(source, i),
+                                      title, language, record), p.start)
+            for i, p in enumerate(parts)
+        ]  # fmt: skip
+        spans, digest_text = self._digest(text, summaries)
+        key = self._summarize_one(digest_text, f"{source}#key-summary", title, language, record)
+        return self._combine(text, parts, summaries, spans, key, source, record)
 
     async def asummarize(
         self,
@@ -148,14 +159,167 @@ class Summarizer:
         language: str | None = None,
         input_meta: dict[str, Any] | None = None,
     ) -> ArticleSummary:
-        """Async :meth:`summarize`; uses ``AsyncOpenAI`` for remote models."""
+        """Async :meth:`summarize`; uses ``AsyncOpenAI`` for remote models, and
+        summarizes the parts of a long article concurrently."""
+        check_text(text, source)
+        record = _input_record(source, title, input_meta)
+        parts = self._plan(text, title, language, source)
+        if len(parts) == 1:
+            return await self._asummarize_one(text, source, title, language, record)
+        done = await asyncio.gather(
+            *(
+                self._asummarize_one(text[p.start : p.end], _part_source(source, i),
+                                     title, language, record)
+                for i, p in enumerate(parts)
+            )
+        )  # fmt: skip
+        summaries = [shift(s, p.start) for s, p in zip(done, parts, strict=True)]
+        spans, digest_text = self._digest(text, summaries)
+        key = await self._asummarize_one(
+            digest_text, f"{source}#key-summary", title, language, record
+        )
+        return self._combine(text, parts, summaries, spans, key, source, record)
+
+    def _summarize_one(
+        self, text: str, source: str, title: str | None, language: str | None,
+        record: dict[str, Any],
+    ) -> ArticleSummary:  # fmt: skip
         messages, params = self._prepare(text, source, title, language)
         key = self._cache_key(text, messages, params)
-        record = _input_record(source, title, input_meta)
+        if (cached := self._cached(key, source, record)) is not None:
+            return cached
+        extraction = self.llm.extract(messages, params, text)
+        return self._store(key, self._finish(extraction, source, record))
+
+    async def _asummarize_one(
+        self, text: str, source: str, title: str | None, language: str | None,
+        record: dict[str, Any],
+    ) -> ArticleSummary:  # fmt: skip
+        messages, params = self._prepare(text, source, title, language)
+        key = self._cache_key(text, messages, params)
         if (cached := self._cached(key, source, record)) is not None:
             return cached
         extraction = await self.llm.aextract(messages, params, text)
         return self._store(key, self._finish(extraction, source, record))
+
+    # -- long articles -----------------------------------------------------------------
+
+    def _count_text(self) -> Callable[[str], int]:
+        """Tokens of a piece of text for this model: the embedded model's tokenizer,
+        else a pessimistic estimate (remote tokenizers are not available offline)."""
+        if self.settings.model_ref.is_local:
+            from summarizer.local import local_backend
+
+            return local_backend(self.settings).count_text
+        return lambda piece: math.ceil(len(piece) / _CHARS_PER_TOKEN)
+
+    def _plan(self, text: str, title: str | None, language: str | None, source: str) -> list[Part]:
+        """The parts to summarize ``text`` in: one, unless it is over the budget."""
+        params = self.generation_params()
+        out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        budget = self.settings.context_budget()
+        needed = self._count_messages(self.prompt.render(text, title=title, language=language))
+        if needed + out <= budget:
+            return [Part(0, len(text))]
+        overhead = self._count_messages(self.prompt.render("", title=title, language=language))
+        room = budget - out - overhead
+        most = self.settings.max_parts
+        count = self._count_text()
+        estimate = math.ceil(count(text) / max(room, 1))
+        if room < 200 or estimate > most or most == 1:
+            raise ArticleTooLongError(
+                f"{source}: the prompt is about {needed} tokens and the answer needs "
+                f"{out}, over {self.settings.model}'s context of {budget} tokens"
+                + (
+                    "; --max-parts 1 turned splitting off"
+                    if most == 1
+                    else f", and splitting it would take about {estimate} parts "
+                    f"(--max-parts {most}); use a model with a larger context"
+                )
+            )
+        parts = split_article(text, room, count)
+        if len(parts) > most:
+            raise ArticleTooLongError(
+                f"{source}: splitting it for {self.settings.model}'s context takes "
+                f"{len(parts)} parts, over --max-parts {most}"
+            )
+        return parts
+
+    def _digest(self, text: str, summaries: list[ArticleSummary]) -> tuple[list[Part], str]:
+        """The key-summary call's input (see :mod:`summarizer.merge`): it must fit
+        in one call, so it gets the room of one part."""
+        params = self.generation_params()
+        out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        overhead = self._count_messages(self.prompt.render(""))
+        room_tokens = self.settings.context_budget() - out - overhead
+        room_chars = int(room_tokens * _CHARS_PER_TOKEN * 0.9)
+        spans = digest(text, summaries, room_chars)
+        if not spans:  # no key point survived in any part: the opening paragraphs
+            used = 0
+            for start, end in paragraph_spans(text):
+                if spans and used + end - start > room_chars:
+                    break
+                spans.append((start, min(end, start + room_chars)))
+                used += end - start + 2
+        return [Part(s, e) for s, e in spans], "\n\n".join(text[s:e] for s, e in spans)
+
+    def _combine(
+        self,
+        text: str,
+        parts: list[Part],
+        summaries: list[ArticleSummary],
+        spans: list[Part],
+        key: ArticleSummary,
+        source: str,
+        record: dict[str, Any],
+    ) -> ArticleSummary:
+        key_summary = remap_key_summary(
+            key.key_summary.model_copy(deep=True), [(p.start, p.end) for p in spans], text
+        )
+        merged = merge_parts(summaries, key_summary)
+        calls = [*summaries, key]
+        meta = dict(key.meta)
+        usage = {
+            k: sum(int(c.meta.get("usage", {}).get(k) or 0) for c in calls)
+            for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+        }
+        attempts = {
+            k: sum(int(c.meta.get("attempts", {}).get(k) or 0) for c in calls)
+            for k in ("responses", "reasks", "transport_retries")
+        }
+        grounding = {
+            "quotes_total": sum(c.meta["grounding"]["quotes_total"] for c in calls),
+            "quotes_grounded": sum(c.meta["grounding"]["quotes_grounded"] for c in calls),
+            "salvaged": any(c.meta["grounding"]["salvaged"] for c in calls),
+            "dropped": [d for c in calls for d in c.meta["grounding"]["dropped"]],
+            "fixes": [f for c in calls for f in c.meta["grounding"]["fixes"]],
+        }
+        meta.update(
+            source=source,
+            input=record,
+            usage=usage,
+            attempts=attempts,
+            latency_s=round(sum(float(c.meta.get("latency_s") or 0) for c in calls), 3),
+            transport_errors=[e for c in calls for e in c.meta.get("transport_errors", [])],
+            grounding=grounding,
+            parts=[
+                {
+                    "start": p.start,
+                    "end": p.end,
+                    "usage": {k: s.meta.get("usage", {}).get(k) for k in usage},
+                    "cache_hit": bool(s.meta.get("cache", {}).get("hit")),
+                }
+                for p, s in zip(parts, summaries, strict=True)
+            ],
+            key_summary_from=[[p.start, p.end] for p in spans],
+            warnings=contract_warnings(merged),
+        )
+        if all(c.meta.get("cache", {}).get("hit") for c in calls):
+            meta["cache"] = {"hit": True}
+        else:
+            meta.pop("cache", None)
+        merged.meta = meta
+        return merged
 
     # -- cache -----------------------------------------------------------------------
 
@@ -240,24 +404,24 @@ class Summarizer:
         self._check_budget(messages, params, source)
         return messages, params
 
+    def _count_messages(self, messages: list[dict[str, str]]) -> int:
+        if self.settings.model_ref.is_local:
+            from summarizer.local import local_backend
+
+            return local_backend(self.settings).count_tokens(messages)
+        return math.ceil(sum(len(m["content"]) for m in messages) / _CHARS_PER_TOKEN)
+
     def _check_budget(
         self, messages: list[dict[str, str]], params: dict[str, Any], source: str
     ) -> None:
         budget = self.settings.context_budget()
         out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
-        chars = sum(len(m["content"]) for m in messages)
-        if self.settings.model_ref.is_local:
-            from summarizer.local import local_backend
-
-            needed = local_backend(self.settings).count_tokens(messages)
-        else:
-            needed = math.ceil(chars / _CHARS_PER_TOKEN)
+        needed = self._count_messages(messages)
         if needed + out > budget:
             raise ArticleTooLongError(
                 f"{source}: the prompt is about {needed} tokens and the answer needs "
                 f"{out}, over {self.settings.model}'s context of {budget} tokens; "
-                "use a model with a larger context (splitting long articles is not "
-                "supported yet)"
+                "use a model with a larger context"
             )
 
     def _finish(
@@ -295,6 +459,10 @@ class Summarizer:
         if settings.model_ref.is_local:
             summary.meta["model_file"] = self._model_file()
         return summary
+
+
+def _part_source(source: str, index: int) -> str:
+    return f"{source}#part{index + 1}"
 
 
 def _input_record(

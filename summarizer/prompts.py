@@ -13,6 +13,7 @@ a ``.toml`` file works too, for users' own prompts.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,6 +30,8 @@ from summarizer.errors import PromptError
 TEMPLATE_VARIABLES = frozenset({"article", "title", "language", "schema_json"})
 REQUIRED_VARIABLES = frozenset({"article"})
 ARTICLE_TAG = "article"
+# A closing tag inside the article, in any case, would end the data section early.
+_CLOSING_TAG = re.compile(rf"</({ARTICLE_TAG})", re.IGNORECASE)
 
 _PACKAGED = Path(__file__).resolve().parent / "_prompts"
 _CHECKOUT = Path(__file__).resolve().parent.parent / "prompts"
@@ -150,8 +153,7 @@ class Prompt:
         tag inside the article itself is defused so the text cannot end the data
         section early and smuggle in instructions.
         """
-        closing = f"</{ARTICLE_TAG}"
-        safe = article.replace(closing, f"<\\/{ARTICLE_TAG}")
+        safe = _CLOSING_TAG.sub(lambda m: "<\\/" + m.group(1), article)
         variables = {
             "article": safe,
             "title": title or "",

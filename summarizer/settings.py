@@ -111,6 +111,9 @@ class Settings:
     temperature: float | None = None
     max_tokens: int | None = None
     context_window: int | None = None
+    # An article over the context budget is split into at most this many parts
+    # (1: never split, fail with ArticleTooLongError instead).
+    max_parts: int = 16
     # Embedded model settings (``--model local``), sized for a 2-core machine.
     local_n_ctx: int = 8192
     local_threads: int | None = None
@@ -150,6 +153,8 @@ class Settings:
             )
         if self.max_reasks < 0 or self.max_transport_retries < 0:
             raise ConfigurationError("retry counts must be 0 or more")
+        if self.max_parts < 1:
+            raise ConfigurationError("--max-parts must be 1 or more")
         ModelRef.parse(self.model, base_url=self.base_url)
 
     def with_(self, **changes: Any) -> Settings:

@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -84,6 +85,8 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.default: Reply = error_reply(500, "fake server: no reply queued")
+        # When set, answers every request that has no queued reply, from its body.
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -135,10 +138,17 @@ class FakeOpenAI:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(error_reply(404, f"no route {self.path}"))
                     return
+                body = json.loads(raw)
                 with server._lock:
-                    server.requests.append(json.loads(raw))
+                    server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    reply = server.replies.popleft() if server.replies else server.default
+                    queued = server.replies.popleft() if server.replies else None
+                if queued is not None:
+                    reply = queued
+                elif server.responder is not None:
+                    reply = server.responder(body)
+                else:
+                    reply = server.default
                 self._send(reply)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

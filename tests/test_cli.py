@@ -85,7 +85,8 @@ def test_bad_input_exits_with_its_own_code(
     (tmp_path / "blank.txt").write_bytes(b"   \n\n  \t\n")
     (tmp_path / "binary.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     (tmp_path / "latin1.txt").write_bytes("Caf\xe9 society met in M\xfcnchen.".encode("latin-1"))
-    (tmp_path / "huge.txt").write_text("The council met again today. " * 30_000, encoding="utf-8")
+    # Over the default --max-parts 16 for a 32k-token context: too long even split.
+    (tmp_path / "huge.txt").write_text("The council met again today. " * 80_000, encoding="utf-8")
     proc = run_cli("summarize", make_input(tmp_path), *FAKE, stdin=stdin)
     _one_line_error(proc, code, fragment)
 

@@ -197,7 +197,10 @@ def test_repeated_items_are_dropped_once_and_recorded() -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    st.text(alphabet="ab C.\t\n\r \u00a0\u2019\u201c\u2014\u2026\u0130\u00df\u2028\x1c\x85")
+    st.text(
+        alphabet="ab C.\t\n\r \u00a0\u2019\u201c\u2014\u2026\u0130\u00df\u2028\x1c\x85"
+        "\u00e9\u0301\u00ad\u200b\ufb01\uff21\u00a8\u0416\ufdfa"
+    )
     | st.text()
 )
 def test_fast_normalize_matches_the_character_loop(text: str) -> None:

@@ -131,3 +131,41 @@ def test_eval_run_with_the_embedded_model_on_two_articles(
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.stdout
     assert json.loads((out / "report.json").read_text())["run"]["cache"]["hits"] == len(answered)
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
+def test_batch_with_the_embedded_model_one_load_and_a_hostile_article(tmp_path: Path) -> None:
+    """`batch` runs local articles one at a time through one loaded model; an article
+    that gives orders is summarized as content, and what survives is grounded."""
+    from summarizer.batch import BatchItem, BatchOptions, run_batch
+    from summarizer.settings import Settings
+    from tests.test_messy import HOSTILE
+
+    short = ROOT / "evals" / "wikinews" / "articles" / "017-buffon-psg-one-year-contract.txt"
+    items = [
+        BatchItem("hostile", "hostile", HOSTILE),
+        BatchItem("buffon", "buffon", short.read_text(encoding="utf-8")),
+    ]
+    settings = Settings.resolve(model="local", max_reasks=0)
+    out = tmp_path / "r.jsonl"
+    stats = run_batch([], out, settings, BatchOptions(concurrency=4), prices={}, items=items)
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(rows) == {"hostile", "buffon"}
+    assert stats.cost_usd == 0.0
+    assert len(local_mod._BACKENDS) == 1  # loaded once for both articles
+    for item in items:
+        row = rows[item.id]
+        assert row["status"] == "ok", row.get("error")
+        summary = ArticleSummary.model_validate(row["summary"])
+        assert summary.meta["model"] == "local"
+        grounding = summary.meta["grounding"]
+        assert grounding["quotes_grounded"] == grounding["quotes_total"]
+        for ev in summary.evidence():
+            assert ev.start is not None
+            assert ev.end is not None
+            assert item.text is not None
+            assert item.text[ev.start : ev.end] == ev.quote
+    ledger = json.loads((tmp_path / "r.jsonl.ledger.json").read_text())
+    assert ledger["runs"][0]["workers"] == 1
