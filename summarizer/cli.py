@@ -30,7 +30,7 @@ from summarizer.errors import (
     SummarizerError,
 )
 from summarizer.evaluation import build_report, load_report, regressions, run_dataset, score_dataset
-from summarizer.goldens import check_golden, dataset_ids, read_text
+from summarizer.goldens import article_text, check_golden, dataset_ids, read_text
 from summarizer.goldens import fill_offsets as fill_offsets_in
 from summarizer.inputs import read_article
 from summarizer.pipeline import Summarizer
@@ -427,7 +427,7 @@ def prompts_show(
 @eval_app.command("check")
 def eval_check(
     dataset: Annotated[
-        Path, typer.Argument(help="Folder with articles/<id>.txt and golden/<id>.json.")
+        Path, typer.Argument(help="Folder with articles/<id>.txt (or .html) and golden/<id>.json.")
     ],
     fill_offsets: Annotated[
         bool, typer.Option(help="Write start/end for quotes found verbatim, then check.")
@@ -446,7 +446,7 @@ def eval_check(
                 typer.echo(f"{case_id}: MISSING golden/{case_id}.json")
                 failed += 1
                 continue
-            text = read_text(dataset / "articles" / f"{case_id}.txt")
+            text = article_text(dataset, case_id)
             raw = json.loads(read_text(path))
             if fill_offsets and fill_offsets_in(text, raw):
                 path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", "utf-8")

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from summarizer.errors import DatasetError, SummarizerError
-from summarizer.goldens import dataset_ids, load_case, read_text
+from summarizer.goldens import article_text, dataset_ids, load_case, read_text
 from summarizer.pipeline import Summarizer
 from summarizer.schema import ArticleSummary
 from summarizer.scoring import SECTION_WEIGHTS, score_summary
@@ -119,7 +119,7 @@ def run_dataset(
     out.mkdir(parents=True, exist_ok=True)
     errors: dict[str, str] = {}
     for case_id in ids if ids is not None else dataset_ids(dataset):
-        text = read_text(dataset / "articles" / f"{case_id}.txt")
+        text = article_text(dataset, case_id)
         try:
             summary = summarizer.summarize(text, source=case_id)
         except SummarizerError as e:

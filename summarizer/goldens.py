@@ -1,6 +1,8 @@
 """Golden datasets: layout, loading, and the checks every golden file must pass.
 
-A dataset is any folder with ``articles/<id>.txt`` and ``golden/<id>.json``. Golden
+A dataset is any folder with ``articles/<id>.txt`` (or a saved page,
+``articles/<id>.html``, whose extracted article text is what offsets refer to) and
+``golden/<id>.json``. Golden
 files follow the summary contract and the labeling rules in ``SUMMARY_CONTRACT.md``:
 every quote verbatim at its offsets, every commitment's actor among the actors, and
 the contract's size rules. Items may carry ``"required": false`` (kept in the raw
@@ -18,7 +20,7 @@ from pydantic import ValidationError
 
 from summarizer.errors import InputError, InputNotFoundError
 from summarizer.grounding import Aligner
-from summarizer.inputs import decode
+from summarizer.inputs import decode, read_article
 from summarizer.schema import ArticleSummary, contract_warnings
 
 SECTIONS = ("actors", "commitments", "open_questions")
@@ -37,7 +39,20 @@ def dataset_ids(root: Path) -> list[str]:
     articles = root / "articles"
     if not articles.is_dir():
         raise InputNotFoundError(f"{root}: not a dataset (no articles/ folder)")
-    return sorted(p.stem for p in articles.glob("*.txt"))
+    return sorted({p.stem for p in articles.iterdir() if p.suffix in _ARTICLE_SUFFIXES})
+
+
+_ARTICLE_SUFFIXES = (".txt", ".html", ".htm")
+
+
+def article_text(root: Path, case_id: str) -> str:
+    """The text of article ``case_id``: the ``.txt`` file, else the article extracted
+    from the saved page (as ``summarizer summarize page.html`` reads it)."""
+    for suffix in _ARTICLE_SUFFIXES:
+        path = root / "articles" / f"{case_id}{suffix}"
+        if path.is_file():
+            return read_text(path) if suffix == ".txt" else read_article(path).text
+    raise InputNotFoundError(f"{root / 'articles'}: no article {case_id!r} (.txt or .html)")
 
 
 def read_text(path: Path) -> str:
@@ -109,7 +124,7 @@ def check_golden(text: str, raw: dict[str, Any]) -> list[str]:
 
 
 def load_case(root: Path, case_id: str) -> GoldenCase:
-    text = read_text(root / "articles" / f"{case_id}.txt")
+    text = article_text(root, case_id)
     path = root / "golden" / f"{case_id}.json"
     try:
         raw = json.loads(read_text(path))

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from summarizer.evaluation import SECTIONS
-from summarizer.goldens import read_text
+from summarizer.goldens import article_text, read_text
 from summarizer.grounding import Aligner, evidence_spans
 from summarizer.schema import ArticleSummary
 
@@ -117,7 +117,7 @@ def render_html(report: dict[str, Any], dataset: Path, candidates: Path) -> str:
             "sides": [],
             "article_html": "",
         }
-        text = read_text(dataset / "articles" / f"{case_id}.txt")
+        text = article_text(dataset, case_id)
         aligner = Aligner(text)
         golden = ArticleSummary.model_validate(
             json.loads(read_text(dataset / "golden" / f"{case_id}.json"))

@@ -241,3 +241,50 @@ def test_real_pages_keep_the_article(name: str) -> None:
     meta = json.loads((folder / "expected-metadata.json").read_text(encoding="utf-8"))
     assert article.title
     assert set(_tokens(article.title)) & set(_tokens(meta["title"]))
+
+
+def test_eval_dataset_with_a_saved_page(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """An eval dataset may hold saved pages: goldens quote the extracted text."""
+    from typer.testing import CliRunner
+
+    from summarizer.cli import app
+
+    data = tmp_path / "data"
+    (data / "articles").mkdir(parents=True)
+    (data / "golden").mkdir()
+    (data / "articles" / "bridge.html").write_text(PAGE, encoding="utf-8")
+    text = read_article(data / "articles" / "bridge.html").text
+    quote = "The town council voted on Tuesday to repair the old river bridge before"
+    assert quote in text
+    ev = {"quote": quote, "start": text.index(quote), "end": text.index(quote) + len(quote)}
+    golden = {
+        "schema_version": "1",
+        "key_summary": {
+            "headline": "Council votes to repair the river bridge",
+            "summary": "The council voted to repair the bridge. Work starts in September.",
+            "key_points": [
+                {"text": "The council voted to repair the bridge.", "evidence": [ev]},
+                {"text": "Engineers warned the supports were failing.", "evidence": [ev]},
+                {"text": "The repair is due before winter.", "evidence": [ev]},
+            ],
+        },
+        "actors": [
+            {"name": "town council", "kind": "organization", "aliases": [], "evidence": [ev]}
+        ],
+        "commitments": [],
+        "open_questions": [],
+    }
+    (data / "golden" / "bridge.json").write_text(json.dumps(golden), encoding="utf-8")
+    runner = CliRunner()
+    check = runner.invoke(app, ["eval", "check", str(data)])
+    assert check.exit_code == 0, check.stdout
+    assert "1/1 golden files pass" in check.stdout
+    fake_openai.queue(summary_reply(golden))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["eval", "run", "--dataset", str(data), "--model", "m",
+                                 "--base-url", fake_openai.url, "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["aggregate"]["score"] > 0.95
+    sent = fake_openai.requests[0]["messages"][1]["content"]
+    assert "Subscribe to our newsletter" not in sent  # the page furniture stayed out
