@@ -548,6 +548,9 @@ def eval_run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Always call the model.")] = False,
     max_reasks: Annotated[int | None, typer.Option(help="As for `summarize`.")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="As for `summarize`.")] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Articles at once (remote models).")
+    ] = 4,
 ) -> None:
     """Summarize every article of a dataset, then score the results (answers are cached)."""
     try:
@@ -569,6 +572,7 @@ def eval_run(
             errors = run_dataset(
                 dataset, summarizer, candidates, ids,
                 progress=lambda i, status: typer.echo(f"  {i}: {status}", err=True),
+                concurrency=concurrency,
             )  # fmt: skip
             prompt_ref = f"{summarizer.prompt.ref} ({summarizer.prompt.short_hash})"
         articles = score_dataset(dataset, candidates, ids)

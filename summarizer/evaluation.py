@@ -12,6 +12,7 @@ never stops the other articles from being scored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -111,28 +112,55 @@ def run_dataset(
     out: Path,
     ids: list[str] | None = None,
     progress: Callable[[str, str], None] | None = None,
+    concurrency: int = 1,
 ) -> dict[str, str]:
     """Summarize each article into ``out/<id>.json``; returns errors by id.
 
-    A failing article is recorded and skipped: the others still run.
+    A failing article is recorded and skipped: the others still run. With
+    ``concurrency`` > 1 (remote models), that many articles are summarized at once.
     """
     out.mkdir(parents=True, exist_ok=True)
     errors: dict[str, str] = {}
-    for case_id in ids if ids is not None else dataset_ids(dataset):
-        text = article_text(dataset, case_id)
-        try:
-            summary = summarizer.summarize(text, source=case_id)
-        except SummarizerError as e:
-            errors[case_id] = f"{type(e).__name__}: {e}"
+    todo = ids if ids is not None else dataset_ids(dataset)
+
+    def record(case_id: str, result: ArticleSummary | SummarizerError) -> None:
+        if isinstance(result, SummarizerError):
+            errors[case_id] = f"{type(result).__name__}: {result}"
             (out / f"{case_id}.json").unlink(missing_ok=True)
             if progress:
-                progress(case_id, f"error: {e}")
-            continue
+                progress(case_id, f"error: {result}")
+            return
         (out / f"{case_id}.json").write_text(
-            json.dumps(summary.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
+            json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
         if progress:
-            hit = summary.meta.get("cache", {}).get("hit")
-            progress(case_id, "cached" if hit else f"{summary.meta.get('latency_s', 0):.1f}s")
+            hit = result.meta.get("cache", {}).get("hit")
+            progress(case_id, "cached" if hit else f"{result.meta.get('latency_s', 0):.1f}s")
+
+    if concurrency <= 1 or summarizer.settings.model_ref.is_local:
+        for case_id in todo:
+            try:
+                record(
+                    case_id, summarizer.summarize(article_text(dataset, case_id), source=case_id)
+                )
+            except SummarizerError as e:
+                record(case_id, e)
+        return errors
+
+    async def run_all() -> None:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(case_id: str) -> None:
+            async with gate:
+                try:
+                    text = article_text(dataset, case_id)
+                    record(case_id, await summarizer.asummarize(text, source=case_id))
+                except SummarizerError as e:
+                    record(case_id, e)
+
+        await asyncio.gather(*(one(i) for i in todo))
+        await summarizer.aclose()
+
+    asyncio.run(run_all())
     return errors

@@ -311,8 +311,11 @@ class LLMClient:
             self._client.close()
 
     async def aclose(self) -> None:
+        """Close the async client; the next async call makes a new one (an event
+        loop's connections cannot outlive it, and callers may run another loop)."""
         if self._aclient is not None:
             await self._aclient.close()
+            self._aclient = None
 
     # -- transport layer -------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,7 +16,7 @@ from summarizer.cache import ResponseCache
 from summarizer.cli import app
 from summarizer.goldens import check_golden, dataset_ids
 from tests.conftest import ROOT
-from tests.fakeserver import FakeOpenAI, summary_reply
+from tests.fakeserver import FakeOpenAI, Reply, summary_reply
 
 DATASET = ROOT / "evals" / "wikinews"
 runner = CliRunner()
@@ -104,9 +105,18 @@ def test_eval_run_uses_the_cache(
 ) -> None:
     monkeypatch.setenv("SUMMARIZER_CACHE_DIR", str(tmp_path / "cache"))
     data, _, ids = _unseen_dataset(tmp_path, n=2)
-    for i in ids:
-        golden = json.loads((data / "golden" / f"{i}.json").read_text("utf-8"))
-        fake_openai.queue(summary_reply(golden))
+    goldens = {
+        (data / "articles" / f"{i}.txt").read_text("utf-8").strip()[:200]: json.loads(
+            (data / "golden" / f"{i}.json").read_text("utf-8")
+        )
+        for i in ids
+    }
+
+    def by_article(body: dict[str, Any]) -> Reply:  # articles run concurrently
+        sent = body["messages"][1]["content"]
+        return summary_reply(next(g for start, g in goldens.items() if start in sent))
+
+    fake_openai.responder = by_article
     args = ["eval", "run", "--dataset", str(data), "--model", "m",
             "--base-url", fake_openai.url, "--out", str(tmp_path / "out")]  # fmt: skip
     first = runner.invoke(app, args)
@@ -117,10 +127,7 @@ def test_eval_run_uses_the_cache(
     second = runner.invoke(app, [*args, "--baseline", str(tmp_path / "out" / "report.json")])
     assert second.exit_code == 0, second.stdout
     assert len(fake_openai.requests) == 2  # unchanged inputs: no model call
-    for i in ids:
-        golden = json.loads((data / "golden" / f"{i}.json").read_text("utf-8"))
-        fake_openai.queue(summary_reply(golden))
-    third = runner.invoke(app, [*args, "--no-cache"])
+    third = runner.invoke(app, [*args, "--no-cache", "--concurrency", "1"])
     assert third.exit_code == 0, third.stdout
     assert len(fake_openai.requests) == 4
 
