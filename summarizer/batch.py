@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 
 from summarizer.cache import ResponseCache
-from summarizer.errors import DatasetError, SummarizerError
+from summarizer.errors import ConfigurationError, DatasetError, SummarizerError, WorkerDiedError
 from summarizer.fetch import is_url
 from summarizer.inputs import decode, read_article
 from summarizer.llm import preload
@@ -150,18 +150,28 @@ def load_finished(out: Path) -> set[str]:
     """Ids that already have a summary in ``out``; rewrites ``out`` without the rest.
 
     Error lines are dropped so that their articles run again, as is a last line cut
-    short by a crash; summaries are kept, the first one per id.
+    short by a crash; summaries are kept, the first one per id. A file that is not
+    a batch output (a line that is not one of our records) is left alone: rewriting
+    it would destroy it, and it is more likely a mistyped ``--out``.
     """
     if not out.exists():
         return set()
+    lines = out.read_text(encoding="utf-8", errors="replace").splitlines()
     kept: list[str] = []
     done: set[str] = set()
-    for line in out.read_text(encoding="utf-8", errors="replace").splitlines():
+    for n, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and row.get("status") == "ok" and row.get("id") not in done:
+            if n == len(lines) or not line.strip():
+                continue  # cut short by a crash, or blank
+            row = None
+        if not (isinstance(row, dict) and "id" in row and row.get("status") in ("ok", "error")):
+            raise ConfigurationError(
+                f"{out}: line {n} is not a batch result; this does not look like a "
+                "`summarizer batch` output file, so it is not touched (choose another --out)"
+            )
+        if row["status"] == "ok" and str(row["id"]) not in done:
             done.add(str(row["id"]))
             kept.append(line)
     tmp = out.with_name(out.name + ".tmp")
@@ -234,7 +244,8 @@ class BatchStats:
     done: int = 0
     failed: int = 0
     cached: int = 0
-    not_started: int = 0  # left out by --max-cost
+    not_started: int = 0  # left out by --max-cost, or by an interruption
+    budget_hit: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
@@ -310,7 +321,7 @@ class Recorder:
         need = self.price.cost(*self.worst_case_tokens(item))
         spent = self.stats.cost_usd or 0.0
         if spent + sum(self.reserved.values()) + need > self.max_cost:
-            self.budget_hit = True
+            self.budget_hit = self.stats.budget_hit = True
             return False
         self.reserved[item.id] = need
         return True
@@ -458,13 +469,13 @@ def run_batch(
     Ctrl-C the lines written so far stay, the totals are marked ``interrupted`` and
     ``KeyboardInterrupt`` propagates.
     """
-    from summarizer.errors import ConfigurationError
-
     price = price_for(settings.model_ref, prices)
     if options.max_cost is not None and price is None:
         raise ConfigurationError(
             f"--max-cost needs a price for {settings.model_ref}: add it to a --prices file"
         )
+    if any(Path(t).resolve() == out.resolve() for t in targets if not is_url(str(t))):
+        raise ConfigurationError(f"{out} is one of the inputs; choose another --out")
     all_items = list(items) if items is not None else collect_items(targets)
     out.parent.mkdir(parents=True, exist_ok=True)
     finished = load_finished(out)
@@ -635,6 +646,7 @@ def _run_workers(
         conns.append(parent_end)
         procs.append(proc)
     outstanding = [0] * workers
+    in_flight: list[dict[str, BatchItem]] = [{} for _ in range(workers)]
     pending = iter(todo)
     exhausted = False
     running = set(range(workers))  # workers that have not reported "done"
@@ -649,6 +661,7 @@ def _run_workers(
                         break
                     conns[w].send(item)
                     outstanding[w] += 1
+                    in_flight[w][item.id] = item
             if exhausted:
                 for w in running - told_to_stop:
                     with contextlib.suppress(OSError):
@@ -659,12 +672,18 @@ def _run_workers(
                 w = conns.index(conn)
                 try:
                     kind, payload, line = conn.recv()
-                except EOFError:  # the worker died: its in-flight articles stay to do
+                except EOFError:  # the worker died: its articles fail, to retry on a rerun
                     running.discard(w)
+                    code = procs[w].exitcode
+                    lost = WorkerDiedError(f"the worker process died (exit code {code})")
+                    for item in in_flight[w].values():
+                        recorder.write(*error_record(item, lost, price))
+                    in_flight[w].clear()
                     continue
                 if kind == "record":
                     recorder.write(payload, line)
                     outstanding[w] -= 1
+                    in_flight[w].pop(payload["id"], None)
                 else:
                     stats.throttled += int(payload)
                     running.discard(w)

@@ -355,7 +355,7 @@ def batch(
                 items=items,
             )  # fmt: skip
         typer.echo(f"summarizer: {describe_stats(stats)} -> {out}", err=True)
-        if stats.not_started and not stats.interrupted:
+        if stats.budget_hit and stats.not_started:
             raise BudgetExceededError(
                 f"--max-cost {max_cost:g} reached: {stats.not_started} article(s) not "
                 "started; run again with a higher --max-cost to continue"

@@ -28,7 +28,8 @@ The tree (exit codes in brackets)::
     ├── RegressionError [50]              an eval dropped more than allowed below its baseline
     └── BatchError
         ├── BatchFailuresError [60]       a batch ended with some articles failed
-        └── BudgetExceededError [61]      --max-cost stopped a batch before every article ran
+        ├── BudgetExceededError [61]      --max-cost stopped a batch before every article ran
+        └── WorkerDiedError [60]          a worker process died (on its articles' lines)
 
 Errors say what went wrong and what to do, in one line, because the CLI prints
 ``str(error)`` as is. Provider errors keep the provider's original exception as
@@ -166,6 +167,13 @@ class BatchFailuresError(BatchError):
 
 class BudgetExceededError(BatchError):
     exit_code = 61
+
+
+class WorkerDiedError(BatchError):
+    """A batch worker process ended before finishing its articles (killed, out of
+    memory); recorded on those articles' lines, which a rerun retries."""
+
+    exit_code = 60
 
 
 EXIT_CODES: dict[str, int] = {

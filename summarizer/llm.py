@@ -22,7 +22,8 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, cast
@@ -472,43 +473,44 @@ class LLMClient:
             **params,
         }
 
+    @contextmanager
+    def _grounded(self, article: str, stats: CallStats) -> Iterator[Grounder]:
+        """Validation of the answers in this block grounds them in ``article``; our
+        errors leave it carrying the cost so far."""
+        grounder = Grounder(article, policy="raise")
+        token = ACTIVE_GROUNDER.set(grounder)
+        try:
+            yield grounder
+        except SummarizerError as e:
+            raise _with_stats(e, stats) from e.__cause__
+        finally:
+            ACTIVE_GROUNDER.reset(token)
+            stats.latency_s = time.perf_counter() - stats.started
+
     def extract(
         self, messages: list[dict[str, str]], params: dict[str, Any], article: str
     ) -> Extraction:
         """Ask the model for a summary of ``article``; see the module docstring."""
         stats = CallStats()
-        request = self._request(messages, params, article)
-        grounder = Grounder(article, policy="raise")
         patched = instructor.patch(create=self._sync_create(stats), mode=self.mode)
-        token = ACTIVE_GROUNDER.set(grounder)
         try:
-            summary = patched(**request)
+            with self._grounded(article, stats) as grounder:
+                summary = patched(**self._request(messages, params, article))
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, article, stats)
-        except SummarizerError as e:
-            raise _with_stats(e, stats) from e.__cause__
-        finally:
-            ACTIVE_GROUNDER.reset(token)
-            stats.latency_s = time.perf_counter() - stats.started
         return Extraction(summary, stats, grounder.report)
 
     async def aextract(
         self, messages: list[dict[str, str]], params: dict[str, Any], article: str
     ) -> Extraction:
+        """Async :meth:`extract`."""
         stats = CallStats()
-        request = self._request(messages, params, article)
-        grounder = Grounder(article, policy="raise")
         patched = instructor.patch(create=self._async_create(stats), mode=self.mode)
-        token = ACTIVE_GROUNDER.set(grounder)
         try:
-            summary = await patched(**request)
+            with self._grounded(article, stats) as grounder:
+                summary = await patched(**self._request(messages, params, article))
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, article, stats)
-        except SummarizerError as e:
-            raise _with_stats(e, stats) from e.__cause__
-        finally:
-            ACTIVE_GROUNDER.reset(token)
-            stats.latency_s = time.perf_counter() - stats.started
         return Extraction(summary, stats, grounder.report)
 
     def _recover(self, exc: Exception, article: str, stats: CallStats) -> Extraction:

@@ -30,6 +30,8 @@ from summarizer.ratelimit import RateLimiter
 from summarizer.schema import SCHEMA_VERSION, ArticleSummary, contract_warnings
 from summarizer.settings import Settings
 
+Messages = list[dict[str, str]]
+
 # Rough characters per token for budgeting remote models without their tokenizer;
 # deliberately pessimistic so a borderline article fails here, not at the server.
 _CHARS_PER_TOKEN = 3.5
@@ -184,9 +186,8 @@ class Summarizer:
         self, text: str, source: str, title: str | None, language: str | None,
         record: dict[str, Any],
     ) -> ArticleSummary:  # fmt: skip
-        messages, params = self._prepare(text, source, title, language)
-        key = self._cache_key(text, messages, params)
-        if (cached := self._cached(key, source, record)) is not None:
+        messages, params, key, cached = self._lookup(text, source, title, language, record)
+        if cached is not None:
             return cached
         extraction = self.llm.extract(messages, params, text)
         return self._store(key, self._finish(extraction, source, record))
@@ -195,12 +196,20 @@ class Summarizer:
         self, text: str, source: str, title: str | None, language: str | None,
         record: dict[str, Any],
     ) -> ArticleSummary:  # fmt: skip
-        messages, params = self._prepare(text, source, title, language)
-        key = self._cache_key(text, messages, params)
-        if (cached := self._cached(key, source, record)) is not None:
+        messages, params, key, cached = self._lookup(text, source, title, language, record)
+        if cached is not None:
             return cached
         extraction = await self.llm.aextract(messages, params, text)
         return self._store(key, self._finish(extraction, source, record))
+
+    def _lookup(
+        self, text: str, source: str, title: str | None, language: str | None,
+        record: dict[str, Any],
+    ) -> tuple[Messages, dict[str, Any], str | None, ArticleSummary | None]:  # fmt: skip
+        """The request for one call, its cache key, and the cached answer if any."""
+        messages, params = self._prepare(text, source, title, language)
+        key = self._cache_key(text, messages, params)
+        return messages, params, key, self._cached(key, source, record)
 
     # -- long articles -----------------------------------------------------------------
 

@@ -360,3 +360,56 @@ def test_batch_benchmark_runs_and_its_checks_hold(tmp_path: Path) -> None:
     assert result["cache"]["server_requests_on_second_run"] == 0
     assert result["throughput"]["workers_auto"][0]["ok"] == result["config"]["articles"]
     assert result["throughput"]["plain_instructor_one_event_loop"]["ok"] == 40
+
+
+def test_a_killed_worker_fails_only_its_articles_and_a_rerun_recovers(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.default = Reply(**{**summary_reply(seed_summary).__dict__, "delay": 0.3})
+    rows = [json.dumps({"id": f"d{i}", "text": _article(seed_text, i)}) for i in range(16)]
+    (tmp_path / "in.jsonl").write_text("\n".join(rows), encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    args = ["batch", str(tmp_path / "in.jsonl"), "-o", str(out), "--model", "fake-model",
+            "--base-url", fake_openai.url, "-c", "2", "--workers", "2"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "summarizer", *args], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    children: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(children) < 2:
+        path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        children = path.read_text().split() if path.exists() else []
+        time.sleep(0.05)
+    assert len(children) == 2, "the batch did not start two workers"
+    while time.monotonic() < deadline and len(fake_openai.requests) < 2:
+        time.sleep(0.02)
+    os.kill(int(children[0]), signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=120)
+    err = stderr.decode()
+    assert proc.returncode == 60, err
+    assert "Traceback" not in err
+    result = _rows(out)
+    assert sorted(r["id"] for r in result) == sorted(f"d{i}" for i in range(16))
+    died = [r for r in result if r["status"] == "error"]
+    assert died
+    assert all(r["error"]["kind"] == "WorkerDiedError" for r in died)
+    rerun = _cli(*args)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert all(r["status"] == "ok" for r in _rows(out))
+    assert len(_rows(out)) == 16
+
+
+def test_an_output_file_that_is_not_ours_is_left_alone(tmp_path: Path, seed_text: str) -> None:
+    rows = "\n".join(json.dumps({"id": f"x{i}", "text": seed_text}) for i in range(2))
+    (tmp_path / "in.jsonl").write_text(rows, encoding="utf-8")
+    (tmp_path / "notes.jsonl").write_text('{"note": "mine"}\n', encoding="utf-8")
+    base = ["--model", "m", "--base-url", "http://127.0.0.1:9/v1"]
+    for target in ("in.jsonl", "notes.jsonl"):
+        before = (tmp_path / target).read_bytes()
+        proc = _cli("batch", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / target), *base)
+        err = proc.stderr.decode()
+        assert proc.returncode == 20, err
+        assert "choose another --out" in err
+        assert (tmp_path / target).read_bytes() == before
