@@ -373,9 +373,15 @@ def article_tasks(concurrency: int) -> int:
     return math.ceil(concurrency * 1.5)
 
 
-def resolve_workers(settings: Settings, options: BatchOptions) -> int:
+def resolve_workers(settings: Settings, options: BatchOptions, articles: int) -> int:
+    """How many processes: for remote models one per 25 requests in flight; for the
+    embedded model one per core, up to 2, each with its own copy of the model on
+    its own cores (measured on 2 cores: 4 articles in 149 s with two one-thread
+    processes, 224 s with one two-thread process; benchmarks/local_batch.py)."""
+    cores = os.cpu_count() or 1
     if settings.model_ref.is_local:
-        return 1
+        wanted = options.workers if options.workers is not None else min(cores, 2)
+        return max(1, min(wanted, articles))
     if options.workers is not None:
         return max(1, min(options.workers, options.concurrency))
     auto = math.ceil(options.concurrency / _REQUESTS_PER_WORKER)
@@ -500,7 +506,7 @@ def run_batch(
         worst_case_tokens=worst_case,
         on_change=on_change,
     )
-    workers = resolve_workers(settings, options)
+    workers = resolve_workers(settings, options, len(todo))
     started = datetime.now(UTC)
     try:
         if workers == 1:
@@ -628,10 +634,17 @@ def _run_workers(
     preload()
     ssl_context()
     context = multiprocessing.get_context("fork")
-    per_worker = math.ceil(options.concurrency / workers)
+    if settings.model_ref.is_local:
+        # One article at a time per process, on an equal share of the cores.
+        per_worker = 1
+        threads = settings.local_threads or max(1, (os.cpu_count() or 1) // workers)
+        settings = settings.with_(local_threads=threads)
+    else:
+        per_worker = math.ceil(options.concurrency / workers)
     # A little more than the worker's concurrency in flight, so none sits idle
-    # between finishing an article and hearing about the next.
-    window = article_tasks(per_worker) + 2
+    # between finishing an article and hearing about the next; the embedded model
+    # takes a minute an article, so there the next one is sent when one is done.
+    window = 1 if settings.model_ref.is_local else article_tasks(per_worker) + 2
     conns: list[Connection] = []
     procs = []
     for _ in range(workers):
@@ -653,15 +666,20 @@ def _run_workers(
     told_to_stop: set[int] = set()
     try:
         while running:
-            for w in sorted(running - told_to_stop, key=outstanding.__getitem__):
-                while not exhausted and outstanding[w] < window:
-                    item = next(pending, None)
-                    if item is None or not recorder.admit(item):
-                        exhausted = True
-                        break
-                    conns[w].send(item)
-                    outstanding[w] += 1
-                    in_flight[w][item.id] = item
+            # One article at a time to the least busy worker, so a short batch is
+            # shared out rather than queued on the first worker.
+            open_workers = running - told_to_stop
+            while not exhausted and open_workers:
+                w = min(open_workers, key=outstanding.__getitem__)
+                if outstanding[w] >= window:
+                    break
+                item = next(pending, None)
+                if item is None or not recorder.admit(item):
+                    exhausted = True
+                    break
+                conns[w].send(item)
+                outstanding[w] += 1
+                in_flight[w][item.id] = item
             if exhausted:
                 for w in running - told_to_stop:
                     with contextlib.suppress(OSError):

@@ -289,8 +289,8 @@ def batch(
         int | None,
         typer.Option(
             min=1,
-            help="Processes sharing the concurrency (default: one per 25 concurrent "
-            "requests, up to the CPU count; always 1 for the embedded model).",
+            help="Processes sharing the work (default: one per 25 concurrent requests, "
+            "up to the CPU count; for the embedded model one per core, up to 2).",
         ),
     ] = None,
     rate_limit: Annotated[
@@ -346,7 +346,7 @@ def batch(
         if settings.model_ref.is_local:
             typer.echo(
                 f"summarizer: using the embedded model ({settings.model}), one article at "
-                "a time; for speed set OPENAI_API_KEY or pass --model/--base-url",
+                "a time per worker; for speed set OPENAI_API_KEY or pass --model/--base-url",
                 err=True,
             )
         with BatchProgress(len(items), enabled=progress) as bar:

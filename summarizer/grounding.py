@@ -76,20 +76,18 @@ def normalize(text: str) -> tuple[str, list[int]]:
     so the common case (no character changes length) works on whole runs of text,
     in C; the rest goes one character at a time.
     """
-    if text.isascii():
-        mapped = text.lower()
-    else:
-        table = {}
+    mapped = text.lower()
+    if len(mapped) != len(text):
+        return _normalize_slow(text)
+    if not text.isascii():
+        # A handful of distinct characters as a rule: one C-speed replace each.
         for char in set(_NON_ASCII.findall(text)):
             if char.isspace():
                 continue
             folded = _fold(char)
             if len(folded) != 1:
                 return _normalize_slow(text)
-            table[ord(char)] = folded
-        mapped = text.translate(table).lower()
-        if len(mapped) != len(text):
-            return _normalize_slow(text)
+            mapped = mapped.replace(char.lower(), folded)
     body_start = len(mapped) - len(mapped.lstrip())
     body_end = len(mapped.rstrip())
     out: list[str] = []
