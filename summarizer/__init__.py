@@ -10,7 +10,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from summarizer.batch import BatchItem, BatchOptions, BatchStats, collect_items, run_batch
+from summarizer.batch import BatchItem, BatchOptions, collect_items, run_batch
 from summarizer.cache import ResponseCache
 from summarizer.errors import (
     ArticleTooLongError,
@@ -39,6 +39,7 @@ from summarizer.errors import (
 )
 from summarizer.grounding import Aligner
 from summarizer.inputs import Article, read_article
+from summarizer.ledger import BatchStats
 from summarizer.pipeline import Summarizer, asummarize, summarize
 from summarizer.pricing import Price, load_prices
 from summarizer.prompts import Prompt, list_prompts, load_prompt

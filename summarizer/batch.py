@@ -32,9 +32,8 @@ import math
 import multiprocessing
 import os
 import signal
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -46,18 +45,23 @@ from summarizer.cache import ResponseCache
 from summarizer.errors import ConfigurationError, DatasetError, SummarizerError, WorkerDiedError
 from summarizer.fetch import is_url
 from summarizer.inputs import decode, read_article
+from summarizer.ledger import (
+    BatchStats,
+    append_ledger,
+    error_record,
+    load_finished,
+    success_record,
+)
 from summarizer.llm import preload
 from summarizer.pipeline import Summarizer
-from summarizer.pricing import Price, price_for, usage_cost
+from summarizer.pricing import Price, price_for
 from summarizer.ratelimit import RateLimiter
-from summarizer.schema import ArticleSummary
 from summarizer.settings import Settings
 from summarizer.transport import ShardedTransport, ssl_context
 
 # ``auto`` workers: one process per this many concurrent requests, up to the cores.
 _REQUESTS_PER_WORKER = 25
 _SUFFIXES = (".txt", ".html", ".htm")
-_ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
 # -- inputs ----------------------------------------------------------------------------
@@ -141,150 +145,6 @@ def _jsonl_items(path: Path) -> list[BatchItem]:
         title = row.get("title") if isinstance(row.get("title"), str) else None
         items.append(BatchItem(item_id, where, row["text"], title))
     return items
-
-
-# -- output ----------------------------------------------------------------------------
-
-
-def load_finished(out: Path) -> set[str]:
-    """Ids that already have a summary in ``out``; rewrites ``out`` without the rest.
-
-    Error lines are dropped so that their articles run again, as is a last line cut
-    short by a crash; summaries are kept, the first one per id. A file that is not
-    a batch output (a line that is not one of our records) is left alone: rewriting
-    it would destroy it, and it is more likely a mistyped ``--out``.
-    """
-    if not out.exists():
-        return set()
-    lines = out.read_text(encoding="utf-8", errors="replace").splitlines()
-    kept: list[str] = []
-    done: set[str] = set()
-    for n, line in enumerate(lines, 1):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if n == len(lines) or not line.strip():
-                continue  # cut short by a crash, or blank
-            row = None
-        if not (isinstance(row, dict) and "id" in row and row.get("status") in ("ok", "error")):
-            raise ConfigurationError(
-                f"{out}: line {n} is not a batch result; this does not look like a "
-                "`summarizer batch` output file, so it is not touched (choose another --out)"
-            )
-        if row["status"] == "ok" and str(row["id"]) not in done:
-            done.add(str(row["id"]))
-            kept.append(line)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    tmp.replace(out)
-    return done
-
-
-def _attempts(meta: dict[str, Any]) -> dict[str, int]:
-    attempts = meta.get("attempts") or {}
-    return {k: int(attempts.get(k, 0)) for k in ("responses", "reasks", "transport_retries")}
-
-
-def _usage(meta: dict[str, Any]) -> dict[str, int]:
-    usage = meta.get("usage") or {}
-    return {k: int(usage.get(k) or 0) for k in _ZERO_USAGE}
-
-
-def success_record(
-    item: BatchItem, summary: ArticleSummary, price: Price | None
-) -> tuple[dict[str, Any], str]:
-    """The record (without the summary, small enough to pass between processes) and
-    the whole output line, the summary serialized by pydantic-core."""
-    cached = bool(summary.meta.get("cache", {}).get("hit"))
-    usage = dict(_ZERO_USAGE) if cached else _usage(summary.meta)
-    record = {
-        "id": item.id,
-        "source": item.source,
-        "status": "ok",
-        "cached": cached,
-        "attempts": _attempts(summary.meta),
-        "usage": usage,
-        "cost_usd": usage_cost(price, usage),
-    }
-    head = json.dumps(record, ensure_ascii=False)
-    return record, f'{head[:-1]}, "summary": {summary.model_dump_json()}}}'
-
-
-def error_record(
-    item: BatchItem, error: BaseException, price: Price | None
-) -> tuple[dict[str, Any], str]:
-    meta = error.meta if isinstance(error, SummarizerError) else {}
-    usage = _usage(meta)
-    record = {
-        "id": item.id,
-        "source": item.source,
-        "status": "error",
-        "cached": False,
-        "attempts": _attempts(meta),
-        "usage": usage,
-        "cost_usd": usage_cost(price, usage),
-        "error": {
-            "kind": type(error).__name__,
-            "exit_code": error.exit_code if isinstance(error, SummarizerError) else 1,
-            "message": str(error) or type(error).__name__,
-        },
-    }
-    return record, json.dumps(record, ensure_ascii=False)
-
-
-# -- the ledger: budget, totals, progress ---------------------------------------------
-
-
-@dataclass
-class BatchStats:
-    """Totals for one run; what the progress bar shows and the ledger keeps."""
-
-    total: int = 0
-    skipped: int = 0  # already in the output file
-    done: int = 0
-    failed: int = 0
-    cached: int = 0
-    not_started: int = 0  # left out by --max-cost, or by an interruption
-    budget_hit: bool = False
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = 0.0
-    responses: int = 0
-    reasks: int = 0
-    transport_retries: int = 0
-    throttled: int = 0
-    started: float = field(default_factory=time.monotonic)
-    interrupted: bool = False
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "articles": {
-                "total": self.total,
-                "already_done": self.skipped,
-                "ok": self.done - self.failed,
-                "failed": self.failed,
-                "cached": self.cached,
-                "not_started": self.not_started,
-            },
-            "usage": {
-                "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "total_tokens": self.tokens,
-            },
-            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
-            "attempts": {
-                "responses": self.responses,
-                "reasks": self.reasks,
-                "transport_retries": self.transport_retries,
-                "rate_limited": self.throttled,
-            },
-            "wall_s": round(time.monotonic() - self.started, 3),
-            "interrupted": self.interrupted,
-        }
 
 
 class Recorder:
@@ -426,7 +286,7 @@ async def _summarize_all(
 
             async def run_one(item: BatchItem) -> None:
                 if item.error is not None:
-                    emit(*error_record(item, item.error, price))
+                    emit(*error_record(item.id, item.source, item.error, price))
                     return
                 assert item.text is not None
                 try:
@@ -435,9 +295,9 @@ async def _summarize_all(
                         language=options.language, input_meta=item.meta,
                     )  # fmt: skip
                 except (SummarizerError, Exception) as e:  # noqa: BLE001 - one line per article
-                    emit(*error_record(item, e, price))
+                    emit(*error_record(item.id, item.source, e, price))
                 else:
-                    emit(*success_record(item, summary, price))
+                    emit(*success_record(item.id, item.source, summary, price))
 
             async def task() -> None:
                 while True:
@@ -519,7 +379,16 @@ def run_batch(
     finally:
         recorder.close()
         stats.not_started = len(todo) - stats.done
-        _append_ledger(out, settings, options, workers, started, stats)
+        run = {
+            "started": started.isoformat(timespec="seconds"),
+            "model": str(settings.model_ref),
+            "prompt": settings.prompt,
+            "concurrency": options.concurrency,
+            "workers": workers,
+            "rate_limit": {"rpm": options.rpm, "tpm": options.tpm},
+            "max_cost": options.max_cost,
+        }
+        append_ledger(out, run, stats)
     return stats
 
 
@@ -695,7 +564,7 @@ def _run_workers(
                     code = procs[w].exitcode
                     lost = WorkerDiedError(f"the worker process died (exit code {code})")
                     for item in in_flight[w].values():
-                        recorder.write(*error_record(item, lost, price))
+                        recorder.write(*error_record(item.id, item.source, lost, price))
                     in_flight[w].clear()
                     continue
                 if kind == "record":
@@ -714,45 +583,3 @@ def _run_workers(
                 proc.kill()
         for conn in conns:
             conn.close()
-
-
-def _append_ledger(
-    out: Path,
-    settings: Settings,
-    options: BatchOptions,
-    workers: int,
-    started: datetime,
-    stats: BatchStats,
-) -> None:
-    """Add this run to ``<out>.ledger.json``: one entry per run, plus running totals."""
-    path = ledger_path(out)
-    try:
-        ledger = json.loads(path.read_text(encoding="utf-8"))
-        runs = list(ledger["runs"])
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
-        runs = []
-    runs.append(
-        {
-            "started": started.isoformat(timespec="seconds"),
-            "model": str(settings.model_ref),
-            "prompt": settings.prompt,
-            "concurrency": options.concurrency,
-            "workers": workers,
-            "rate_limit": {"rpm": options.rpm, "tpm": options.tpm},
-            "max_cost": options.max_cost,
-            **stats.as_dict(),
-        }
-    )
-    costs = [r.get("cost_usd") for r in runs]
-    total = {
-        "runs": len(runs),
-        "total_tokens": sum(r["usage"]["total_tokens"] for r in runs),
-        "cost_usd": None if None in costs else round(sum(c or 0.0 for c in costs), 6),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"total": total, "runs": runs}, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def ledger_path(out: Path) -> Path:
-    return out.with_name(out.name + ".ledger.json")

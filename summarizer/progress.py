@@ -20,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from summarizer.batch import BatchStats
+from summarizer.ledger import BatchStats
 
 
 def describe_stats(stats: BatchStats) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from summarizer.batch import BatchItem, BatchOptions, collect_items, ledger_path, run_batch
+from summarizer.batch import BatchItem, BatchOptions, collect_items, run_batch
 from summarizer.errors import ConfigurationError, DatasetError
+from summarizer.ledger import ledger_path
 from summarizer.pricing import Price, load_prices, price_for, usage_cost
 from summarizer.ratelimit import RateLimiter, _Bucket, parse_rate_limit
 from summarizer.settings import ModelRef, Settings
