@@ -57,6 +57,7 @@ from summarizer.pipeline import Summarizer
 from summarizer.pricing import Price, price_for
 from summarizer.ratelimit import RateLimiter
 from summarizer.settings import Settings
+from summarizer.tokens import answer_tokens, estimate_tokens
 from summarizer.transport import ShardedTransport, ssl_context
 
 # ``auto`` workers: one process per this many concurrent requests, up to the cores.
@@ -171,7 +172,6 @@ class Recorder:
         self.worst_case_tokens = worst_case_tokens
         self.on_change = on_change
         self.reserved: dict[str, float] = {}
-        self.budget_hit = False
         self._file = out.open("a", encoding="utf-8")
 
     def admit(self, item: BatchItem) -> bool:
@@ -181,7 +181,7 @@ class Recorder:
         need = self.price.cost(*self.worst_case_tokens(item))
         spent = self.stats.cost_usd or 0.0
         if spent + sum(self.reserved.values()) + need > self.max_cost:
-            self.budget_hit = self.stats.budget_hit = True
+            self.stats.budget_hit = True
             return False
         self.reserved[item.id] = need
         return True
@@ -245,7 +245,7 @@ def resolve_workers(settings: Settings, options: BatchOptions, articles: int) ->
     if options.workers is not None:
         return max(1, min(options.workers, options.concurrency))
     auto = math.ceil(options.concurrency / _REQUESTS_PER_WORKER)
-    return max(1, min(auto, os.cpu_count() or 1))
+    return max(1, min(auto, cores))
 
 
 def _http_client(concurrency: int, settings: Settings) -> httpx.AsyncClient:
@@ -294,7 +294,7 @@ async def _summarize_all(
                         item.text, source=item.source, title=item.title,
                         language=options.language, input_meta=item.meta,
                     )  # fmt: skip
-                except (SummarizerError, Exception) as e:  # noqa: BLE001 - one line per article
+                except Exception as e:  # noqa: BLE001 - every failure is one line, the rest go on
                     emit(*error_record(item.id, item.source, e, price))
                 else:
                     emit(*success_record(item.id, item.source, summary, price))
@@ -351,11 +351,11 @@ def run_batch(
         stats.cost_usd = None
     with Summarizer(settings) as probe:
         params = probe.generation_params()
-    max_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+    max_out = answer_tokens(params)
     attempts = 1 + settings.max_reasks
 
     def worst_case(item: BatchItem) -> tuple[int, int]:
-        prompt = math.ceil(len(item.text or "") / 3.5) + 1500  # + instructions and schema
+        prompt = estimate_tokens(item.text or "") + 1500  # + instructions and schema
         return prompt * attempts, max_out * attempts
 
     recorder = Recorder(

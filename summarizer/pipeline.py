@@ -29,12 +29,11 @@ from summarizer.prompts import Prompt, load_prompt
 from summarizer.ratelimit import RateLimiter
 from summarizer.schema import SCHEMA_VERSION, ArticleSummary, contract_warnings
 from summarizer.settings import Settings
+from summarizer.tokens import CHARS_PER_TOKEN, answer_tokens, estimate_tokens
 
 Messages = list[dict[str, str]]
+Request = tuple[Messages, dict[str, Any]]  # messages and generation parameters
 
-# Rough characters per token for budgeting remote models without their tokenizer;
-# deliberately pessimistic so a borderline article fails here, not at the server.
-_CHARS_PER_TOKEN = 3.5
 _REMOTE_PARAMS = ("temperature", "top_p", "seed")
 
 
@@ -140,9 +139,9 @@ class Summarizer:
         """
         check_text(text, source)
         record = _input_record(source, title, input_meta)
-        parts = self._plan(text, title, language, source)
-        if len(parts) == 1:
-            return self._summarize_one(text, source, title, language, record)
+        parts, whole = self._plan(text, title, language, source)
+        if whole is not None:
+            return self._summarize_one(text, source, title, language, record, whole)
         summaries = [
             shift(self._summarize_one(text[p.start : p.end], _part_source(source, i),
                                       title, language, record), p.start)
@@ -165,9 +164,9 @@ class Summarizer:
         summarizes the parts of a long article concurrently."""
         check_text(text, source)
         record = _input_record(source, title, input_meta)
-        parts = self._plan(text, title, language, source)
-        if len(parts) == 1:
-            return await self._asummarize_one(text, source, title, language, record)
+        parts, whole = self._plan(text, title, language, source)
+        if whole is not None:
+            return await self._asummarize_one(text, source, title, language, record, whole)
         done = await asyncio.gather(
             *(
                 self._asummarize_one(text[p.start : p.end], _part_source(source, i),
@@ -184,9 +183,9 @@ class Summarizer:
 
     def _summarize_one(
         self, text: str, source: str, title: str | None, language: str | None,
-        record: dict[str, Any],
+        record: dict[str, Any], request: Request | None = None,
     ) -> ArticleSummary:  # fmt: skip
-        messages, params, key, cached = self._lookup(text, source, title, language, record)
+        messages, params, key, cached = self._lookup(text, source, title, language, record, request)
         if cached is not None:
             return cached
         extraction = self.llm.extract(messages, params, text)
@@ -194,9 +193,9 @@ class Summarizer:
 
     async def _asummarize_one(
         self, text: str, source: str, title: str | None, language: str | None,
-        record: dict[str, Any],
+        record: dict[str, Any], request: Request | None = None,
     ) -> ArticleSummary:  # fmt: skip
-        messages, params, key, cached = self._lookup(text, source, title, language, record)
+        messages, params, key, cached = self._lookup(text, source, title, language, record, request)
         if cached is not None:
             return cached
         extraction = await self.llm.aextract(messages, params, text)
@@ -204,10 +203,11 @@ class Summarizer:
 
     def _lookup(
         self, text: str, source: str, title: str | None, language: str | None,
-        record: dict[str, Any],
+        record: dict[str, Any], request: Request | None,
     ) -> tuple[Messages, dict[str, Any], str | None, ArticleSummary | None]:  # fmt: skip
-        """The request for one call, its cache key, and the cached answer if any."""
-        messages, params = self._prepare(text, source, title, language)
+        """The request for one call (``request`` if already checked against the
+        budget), its cache key, and the cached answer if any."""
+        messages, params = request or self._prepare(text, source, title, language)
         key = self._cache_key(text, messages, params)
         return messages, params, key, self._cached(key, source, record)
 
@@ -220,16 +220,20 @@ class Summarizer:
             from summarizer.local import local_backend
 
             return local_backend(self.settings).count_text
-        return lambda piece: math.ceil(len(piece) / _CHARS_PER_TOKEN)
+        return estimate_tokens
 
-    def _plan(self, text: str, title: str | None, language: str | None, source: str) -> list[Part]:
-        """The parts to summarize ``text`` in: one, unless it is over the budget."""
+    def _plan(
+        self, text: str, title: str | None, language: str | None, source: str
+    ) -> tuple[list[Part], Request | None]:
+        """The parts to summarize ``text`` in, and when it fits whole, its request
+        (rendered and counted once, for the call to reuse)."""
         params = self.generation_params()
-        out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        out = answer_tokens(params)
         budget = self.settings.context_budget()
-        needed = self._count_messages(self.prompt.render(text, title=title, language=language))
+        messages = self.prompt.render(text, title=title, language=language)
+        needed = self._count_messages(messages)
         if needed + out <= budget:
-            return [Part(0, len(text))]
+            return [Part(0, len(text))], (messages, params)
         overhead = self._count_messages(self.prompt.render("", title=title, language=language))
         room = budget - out - overhead
         most = self.settings.max_parts
@@ -252,16 +256,16 @@ class Summarizer:
                 f"{source}: splitting it for {self.settings.model}'s context takes "
                 f"{len(parts)} parts, over --max-parts {most}"
             )
-        return parts
+        return parts, None
 
     def _digest(self, text: str, summaries: list[ArticleSummary]) -> tuple[list[Part], str]:
         """The key-summary call's input (see :mod:`summarizer.merge`): it must fit
         in one call, so it gets the room of one part."""
         params = self.generation_params()
-        out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        out = answer_tokens(params)
         overhead = self._count_messages(self.prompt.render(""))
         room_tokens = self.settings.context_budget() - out - overhead
-        room_chars = int(room_tokens * _CHARS_PER_TOKEN * 0.9)
+        room_chars = int(room_tokens * CHARS_PER_TOKEN * 0.9)
         spans = digest(text, summaries, room_chars)
         if not spans:  # no key point survived in any part: the opening paragraphs
             used = 0
@@ -418,13 +422,13 @@ class Summarizer:
             from summarizer.local import local_backend
 
             return local_backend(self.settings).count_tokens(messages)
-        return math.ceil(sum(len(m["content"]) for m in messages) / _CHARS_PER_TOKEN)
+        return estimate_tokens("".join(m["content"] for m in messages))
 
     def _check_budget(
         self, messages: list[dict[str, str]], params: dict[str, Any], source: str
     ) -> None:
         budget = self.settings.context_budget()
-        out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        out = answer_tokens(params)
         needed = self._count_messages(messages)
         if needed + out > budget:
             raise ArticleTooLongError(
