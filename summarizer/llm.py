@@ -59,6 +59,7 @@ from summarizer.grounding import Grounder, GroundingReport, quote_candidates
 from summarizer.ratelimit import RateLimiter
 from summarizer.schema import ACTIVE_GROUNDER, Limits, LLMArticleSummary, response_model
 from summarizer.settings import Settings
+from summarizer.tokens import answer_tokens, estimate_tokens
 
 _MODES = {
     "tools": instructor.Mode.TOOLS,
@@ -213,8 +214,9 @@ def _instructor_model(model: type[LLMArticleSummary]) -> type[LLMArticleSummary]
     return cast(type[LLMArticleSummary], wrapped)
 
 
-def _schema_as_extra_body(kwargs: dict[str, Any]) -> None:
-    """Send the response schema as ``extra_body``: the same JSON on the wire.
+def _lean(create: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """``create`` sending the response schema as ``extra_body``: the same JSON on
+    the wire.
 
     The SDK walks every request parameter through its TypedDict transform (key
     aliases, date formats), which for a JSON schema changes nothing and cost about a
@@ -222,9 +224,15 @@ def _schema_as_extra_body(kwargs: dict[str, Any]) -> None:
     ``extra_body`` is merged into the body as is. Requests are still checked
     against OpenAI's API spec in the tests.
     """
-    moved = {k: kwargs.pop(k) for k in ("response_format", "tools", "tool_choice") if k in kwargs}
-    if moved:
-        kwargs["extra_body"] = {**(kwargs.get("extra_body") or {}), **moved}
+
+    async def send(*args: Any, **kwargs: Any) -> Any:
+        keys = ("response_format", "tools", "tool_choice")
+        moved = {k: kwargs.pop(k) for k in keys if k in kwargs}
+        if moved:
+            kwargs["extra_body"] = {**(kwargs.get("extra_body") or {}), **moved}
+        return await create(*args, **kwargs)
+
+    return send
 
 
 def preload() -> None:
@@ -408,18 +416,11 @@ class LLMClient:
         (so a transport retry waits its turn like any other request)."""
         throttle = self.throttle
         if throttle is None:
-
-            async def plain(*args: Any, **kwargs: Any) -> Any:
-                _schema_as_extra_body(kwargs)
-                return await raw(*args, **kwargs)
-
-            return plain
+            return raw
 
         async def send(*args: Any, **kwargs: Any) -> Any:
-            _schema_as_extra_body(kwargs)
-            chars = sum(len(str(m.get("content") or "")) for m in kwargs.get("messages", ()))
-            out = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens") or 0
-            ticket = await throttle.acquire(chars / 4 + out)
+            text = "".join(str(m.get("content") or "") for m in kwargs.get("messages", ()))
+            ticket = await throttle.acquire(estimate_tokens(text) + answer_tokens(kwargs))
             try:
                 response = await raw(*args, **kwargs)
             except openai.RateLimitError as e:
@@ -444,7 +445,7 @@ class LLMClient:
                 return await asyncio.to_thread(sync, *args, **kwargs)
 
             return create_local
-        raw = self._throttled(self.aclient.chat.completions.create)
+        raw = self._throttled(_lean(self.aclient.chat.completions.create))
         retrying = AsyncRetrying(**self._retry_args(stats))
 
         async def create(*args: Any, **kwargs: Any) -> ChatCompletion:
