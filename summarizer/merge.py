@@ -72,16 +72,19 @@ class _Actors:
         self.actors: list[Actor] = []
         self.canonical: dict[str, Actor] = {}
 
+    def _by_surname(self, name: str) -> Actor | None:
+        """A surname alone ("Putin"): the one actor whose name ends with it."""
+        words = _key(name).split()
+        if len(words) != 1:
+            return None
+        hits = [a for a in self.actors if _key(a.name).split()[-1:] == words]
+        return hits[0] if len(hits) == 1 else None
+
     def _find(self, actor: Actor) -> Actor | None:
         for name in (actor.name, *actor.aliases):
             if (found := self.canonical.get(_key(name))) is not None:
                 return found
-        words = _key(actor.name).split()
-        if len(words) == 1:  # a surname alone: the one actor whose name ends with it
-            hits = [a for a in self.actors if _key(a.name).split()[-1:] == words]
-            if len(hits) == 1:
-                return hits[0]
-        return None
+        return self._by_surname(actor.name)
 
     def add(self, actor: Actor) -> None:
         found = self._find(actor)
@@ -103,10 +106,7 @@ class _Actors:
     def name_of(self, name: str | None) -> str | None:
         if not name:
             return name
-        found = self.canonical.get(_key(name))
-        if found is None and len(words := _key(name).split()) == 1:
-            hits = [a for a in self.actors if _key(a.name).split()[-1:] == words]
-            found = hits[0] if len(hits) == 1 else None
+        found = self.canonical.get(_key(name)) or self._by_surname(name)
         return found.name if found is not None else name
 
 
