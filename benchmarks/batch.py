@@ -41,8 +41,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,6 +61,7 @@ from summarizer.schema import ArticleSummary  # noqa: E402
 from summarizer.settings import Settings  # noqa: E402
 from summarizer.transport import ShardedTransport  # noqa: E402
 
+T = TypeVar("T")
 DATASET = ROOT / "evals" / "wikinews"
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -110,26 +112,33 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def measured(server: Server, articles: int, run: Callable[[], T]) -> tuple[T, dict[str, Any]]:
+    """``run()`` from a fresh server count: its result, wall time and client CPU."""
+    server.reset()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    result = run()
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    return result, {
+        "wall_s": round(wall, 3),
+        "client_cpu_ms_per_article": round(cpu / articles * 1000, 2),
+    }
+
+
 def run_ours(
     server: Server, items: list[BatchItem], concurrency: int, workers: int | None,
     out_dir: Path, name: str, *, use_cache: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     settings = Settings.resolve(model="bench", base_url=server.url, max_transport_retries=8)
     out = out_dir / f"{name}.jsonl"
-    server.reset()
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
-    stats = run_batch(
-        [], out, settings,
-        BatchOptions(concurrency=concurrency, workers=workers, use_cache=use_cache),
-        prices={}, items=items,
-    )  # fmt: skip
-    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    options = BatchOptions(concurrency=concurrency, workers=workers, use_cache=use_cache)
+    stats, timing = measured(
+        server, len(items), lambda: run_batch([], out, settings, options, prices={}, items=items)
+    )
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     ids = [r["id"] for r in rows]
     ledger = stats.as_dict()
     return {
-        "wall_s": round(wall, 3),
-        "client_cpu_ms_per_article": round(cpu / len(items) * 1000, 2),
+        **timing,
         "lines": len(rows),
         "ok": sum(r["status"] == "ok" for r in rows),
         "duplicates": len(ids) - len(set(ids)),
@@ -170,16 +179,8 @@ def run_plain_instructor(
         await http.aclose()
         return sum(r is True for r in results)
 
-    server.reset()
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
-    ok = asyncio.run(main())
-    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-    return {
-        "wall_s": round(wall, 3),
-        "client_cpu_ms_per_article": round(cpu / len(items) * 1000, 2),
-        "ok": ok,
-        "server": server.stats(),
-    }
+    ok, timing = measured(server, len(items), lambda: asyncio.run(main()))
+    return {**timing, "ok": ok, "server": server.stats()}
 
 
 def run_raw_httpx(server: Server, items: list[BatchItem], concurrency: int) -> dict[str, Any]:
@@ -204,15 +205,8 @@ def run_raw_httpx(server: Server, items: list[BatchItem], concurrency: int) -> d
         await http.aclose()
         return sum(c == 200 for c in codes)
 
-    server.reset()
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
-    ok = asyncio.run(main())
-    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-    return {
-        "wall_s": round(wall, 3),
-        "client_cpu_ms_per_article": round(cpu / len(items) * 1000, 2),
-        "ok": ok,
-    }
+    ok, timing = measured(server, len(items), lambda: asyncio.run(main()))
+    return {**timing, "ok": ok}
 
 
 def thousand_word_articles(n: int) -> list[str]:
