@@ -500,8 +500,14 @@ def _run_workers(
     workers: int,
     stats: BatchStats,
 ) -> None:
-    preload()
-    ssl_context()
+    # Workers inherit what is done here once: imports, the response model and its
+    # schema, the parsed prompt, the TLS context.
+    if settings.model_ref.is_local:
+        preload()
+    else:
+        with Summarizer(settings) as warm:
+            warm.llm.prepare()
+        ssl_context()
     context = multiprocessing.get_context("fork")
     if settings.model_ref.is_local:
         # One article at a time per process, on an equal share of the cores.

@@ -202,47 +202,111 @@ async def _awaited(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any)
     return await fn(*args, **kwargs)
 
 
+# Our response models that passed Instructor's async-validator check once.
+_CHECKED_MODELS: set[type[Any]] = set()
+
+
+def _remember_async_validator_checks() -> None:
+    """Make Instructor check each of our response models for async validators once.
+
+    Instructor 1.17 walks the whole class tree of the response model (every field
+    type, every base class's attributes) four times per request to refuse async
+    validators it would not run: 0.28 ms a walk, about 30% of a request's client CPU
+    (measured, benchmarks/batch.py). A pydantic class does not change once built, so
+    for the models :func:`_instructor_model` made and checked, the answer is known;
+    every other model still gets Instructor's own check. If Instructor moves the
+    function, nothing is replaced and it keeps working, only slower.
+    """
+    try:
+        from instructor.v2.core import patch as instructor_patch
+        from instructor.v2.validation import async_validators
+    except ImportError:  # pragma: no cover - another Instructor layout
+        return
+    original = getattr(async_validators, "reject_async_validators", None)
+    if original is None or getattr(original, "remembers_checks", False):
+        return
+
+    def reject_async_validators(response_model: Any) -> None:
+        if response_model not in _CHECKED_MODELS:
+            reject_async_validators.original(response_model)  # type: ignore[attr-defined]
+
+    reject_async_validators.remembers_checks = True  # type: ignore[attr-defined]
+    reject_async_validators.original = original  # type: ignore[attr-defined]
+    async_validators.reject_async_validators = reject_async_validators
+    if getattr(instructor_patch, "reject_async_validators", None) is original:
+        instructor_patch.reject_async_validators = reject_async_validators  # type: ignore[attr-defined]
+
+
+_remember_async_validator_checks()
+
+
 @lru_cache(maxsize=64)
 def _instructor_model(model: type[LLMArticleSummary]) -> type[LLMArticleSummary]:
     """``model`` wrapped in Instructor's ``ResponseSchema``, once.
 
     Instructor wraps any other class itself on every call, building a new pydantic
-    class each time: about a third of a request's CPU before this (profiled).
+    class each time: about a third of a request's CPU before this (profiled). The
+    wrapped class is checked for async validators here, once (see
+    :func:`_remember_async_validator_checks`).
     """
+    from instructor.v2.validation import async_validators
+
     bases: tuple[type[Any], ...] = (model, ResponseSchema)
     wrapped = create_model(model.__name__, __base__=bases)
+    check = async_validators.reject_async_validators
+    getattr(check, "original", check)(wrapped)
+    _CHECKED_MODELS.add(wrapped)
     return cast(type[LLMArticleSummary], wrapped)
 
 
+# Request parameters sent through ``extra_body`` (see :func:`_lean`).
+_AS_IS = ("messages", "response_format", "tools", "tool_choice")
+
+
 def _lean(create: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """``create`` sending the response schema as ``extra_body``: the same JSON on
-    the wire.
+    """``create`` sending the messages and the response schema as ``extra_body``:
+    the same JSON on the wire.
 
     The SDK walks every request parameter through its TypedDict transform (key
-    aliases, date formats), which for a JSON schema changes nothing and cost about a
-    millisecond per request, a fifth of the client's CPU in a profiled batch;
-    ``extra_body`` is merged into the body as is. Requests are still checked
-    against OpenAI's API spec in the tests.
+    aliases, date formats, a union of six message types tried per message), which
+    for plain strings and a JSON schema changes nothing and cost about 1.4 ms per
+    request, a third of the client's CPU (profiled, benchmarks/batch.py).
+    ``extra_body`` is merged over the body as is; ``messages`` stays as an empty
+    list because the SDK requires the argument. Requests are still checked against
+    OpenAI's API spec in the tests.
     """
 
     async def send(*args: Any, **kwargs: Any) -> Any:
-        keys = ("response_format", "tools", "tool_choice")
-        moved = {k: kwargs.pop(k) for k in keys if k in kwargs}
+        moved = {k: kwargs.pop(k) for k in _AS_IS if k in kwargs}
         if moved:
             kwargs["extra_body"] = {**(kwargs.get("extra_body") or {}), **moved}
+            if "messages" in moved:
+                kwargs["messages"] = []
         return await create(*args, **kwargs)
 
     return send
 
 
 def preload() -> None:
-    """Import what the OpenAI SDK loads lazily on first use (about half a second).
+    """Import what the OpenAI SDK and httpx load lazily on first use (about half a
+    second).
 
     A batch calls this before forking workers, so they inherit the modules instead
     of each importing them while the clock runs.
     """
-    import instructor.v2.providers.openai.handlers  # noqa: F401
-    import openai.resources.chat  # noqa: F401
+    import importlib
+
+    for module in (
+        "instructor.v2.providers.openai.handlers",
+        "openai.resources.chat",
+        # httpx imports its HTTP stack on the first request (about 0.1 s).
+        "httpcore",
+        "h11",
+        "anyio._backends._asyncio",
+        "httpcore._backends.anyio",
+        "pydantic._internal._dataclasses",
+    ):
+        importlib.import_module(module)
 
 
 def _with_stats(error: SummarizerError, stats: CallStats) -> SummarizerError:
@@ -314,6 +378,22 @@ class LLMClient:
                 http_client=self._async_http_client, **self._client_kwargs()
             )
         return self._aclient
+
+    def prepare(self) -> None:
+        """Do now the one-time work of the first request: import the HTTP stack,
+        build the response model, its JSON schema and the SDK's response types
+        (about 50 ms in all). A batch calls this before forking its workers, so
+        that each starts sending at once instead of repeating it while the clock runs.
+        """
+        preload()
+        model = _instructor_model(response_model(self.limits, ()))
+        model.model_json_schema()
+        ChatCompletion.construct(
+            id="", object="chat.completion", created=0, model=self.settings.model_ref.name,
+            choices=[{"index": 0, "finish_reason": "stop",
+                      "message": {"role": "assistant", "content": "{}"}}],
+            usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        )  # fmt: skip
 
     def close(self) -> None:
         if self._client is not None:

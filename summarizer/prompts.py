@@ -16,7 +16,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -213,6 +213,15 @@ def load_prompt_file(path: Path) -> Prompt:
         raw = path.read_bytes()
     except OSError as e:
         raise PromptError(f"cannot read prompt file {path}: {e.strerror}") from e
+    return _parse_prompt(path, raw)
+
+
+@lru_cache(maxsize=256)
+def _parse_prompt(path: Path, raw: bytes) -> Prompt:
+    """Parsed once per file content: every ``Summarizer`` loads its prompt (each
+    batch worker, each eval run), and parsing, validating and compiling the
+    templates cost milliseconds that a batch worker would spend before its first
+    request. A ``Prompt`` is immutable, so sharing one is safe."""
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:

@@ -293,3 +293,71 @@ def test_article_text_reaches_the_model_verbatim_even_with_template_syntax(
         in fake_openai.requests[0]["messages"][1]["content"]
     )
     assert result.meta["grounding"]["quotes_grounded"] == result.meta["grounding"]["quotes_total"]
+
+
+@pytest.mark.parametrize("mode", ["json_schema", "tools", "md_json"])
+async def test_async_requests_match_sync_ones_including_the_reask(
+    fake_openai: FakeOpenAI, seed_text: str, seed_summary: dict[str, Any], mode: str
+) -> None:
+    """The async path hands messages and schema to the SDK as ``extra_body`` (to skip
+    its transform); the JSON on the wire must not change, re-ask turns included
+    (each request is also checked against OpenAI's spec by the fixture)."""
+    bad = json.loads(json.dumps(seed_summary))
+    bad["actors"][0]["evidence"][0]["quote"] = "an invented sentence here"
+    kind = "tools" if mode == "tools" else "json"
+    fake_openai.queue(summary_reply(bad, mode=kind), summary_reply(seed_summary, mode=kind))
+    with _summarizer(fake_openai, mode=mode) as s:
+        s.summarize(seed_text)
+    fake_openai.queue(summary_reply(bad, mode=kind), summary_reply(seed_summary, mode=kind))
+    async with _summarizer(fake_openai, mode=mode) as s:
+        result = await s.asummarize(seed_text)
+    assert result.meta["attempts"]["reasks"] == 1
+    sync_requests, async_requests = fake_openai.requests[:2], fake_openai.requests[2:]
+    assert async_requests == sync_requests
+    assert "an invented sentence here" in json.dumps(async_requests[1]["messages"])
+
+
+async def test_async_validator_check_runs_once_for_our_model_and_always_for_others(
+    fake_openai: FakeOpenAI,
+    seed_text: str,
+    seed_summary: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Instructor's per-request walk for async validators is remembered for our own,
+    already checked response models only; anyone else's model is still refused."""
+    from instructor.v2.validation import async_validators
+    from instructor.v2.validation.async_validators import async_field_validator
+    from pydantic import BaseModel
+
+    from summarizer.llm import _instructor_model
+
+    check = async_validators.reject_async_validators
+    assert getattr(check, "remembers_checks", False), "the shim is not installed"
+    walks: list[Any] = []
+    original = check.original
+
+    def counted(model: Any) -> None:
+        walks.append(model)
+        original(model)
+
+    monkeypatch.setattr(check, "original", counted)
+
+    class Other(BaseModel):
+        name: str
+
+        @async_field_validator("name")
+        async def check_name(self, value: str) -> str:
+            return value
+
+    with pytest.raises(ValueError, match="async validators"):
+        async_validators.reject_async_validators(Other)
+    assert walks == [Other]
+
+    walks.clear()
+    _instructor_model.cache_clear()
+    fake_openai.queue(summary_reply(seed_summary), summary_reply(seed_summary))
+    async with _summarizer(fake_openai) as s:
+        await s.asummarize(seed_text)
+        await s.asummarize(seed_text + "\n\nA second article.")
+    assert len(walks) == 1  # when the wrapped model was built, not per request
+    assert walks[0].__name__ == "LLMArticleSummary"
