@@ -248,6 +248,12 @@ def resolve_workers(settings: Settings, options: BatchOptions, articles: int) ->
     return max(1, min(auto, cores))
 
 
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` requests in flight shared by ``parts`` workers, never more in all
+    (a provider's concurrency limit is the batch's, not each worker's)."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
 def _http_client(concurrency: int, settings: Settings) -> httpx.AsyncClient:
     """One connection pool sized to the concurrency, shared by every request."""
     return httpx.AsyncClient(
@@ -451,10 +457,13 @@ def _worker_main(
     settings: Settings,
     options: BatchOptions,
     concurrency: int,
-    share: int,
+    fraction: float,
     price: Price | None,
 ) -> None:
-    """A forked worker: items arrive on ``conn``, result lines go back on it."""
+    """A forked worker: items arrive on ``conn``, result lines go back on it.
+
+    It runs ``concurrency`` requests at once and ``fraction`` of the batch's rate
+    limits."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     _tune_gc()
 
@@ -480,8 +489,8 @@ def _worker_main(
         def emit(record: dict[str, Any], line: str) -> None:
             conn.send(("record", record, line))
 
-        rpm = options.rpm / share if options.rpm else None
-        tpm = options.tpm / share if options.tpm else None
+        rpm = options.rpm * fraction if options.rpm else None
+        tpm = options.tpm * fraction if options.tpm else None
         await _summarize_all(
             settings, options, concurrency, rpm, tpm, None, queue, emit, price, limiters.append
         )
@@ -511,22 +520,25 @@ def _run_workers(
     context = multiprocessing.get_context("fork")
     if settings.model_ref.is_local:
         # One article at a time per process, on an equal share of the cores.
-        per_worker = 1
+        shares = [1] * workers
         threads = settings.local_threads or max(1, (os.cpu_count() or 1) // workers)
         settings = settings.with_(local_threads=threads)
     else:
-        per_worker = math.ceil(options.concurrency / workers)
+        shares = split_evenly(options.concurrency, workers)
     # A little more than the worker's concurrency in flight, so none sits idle
     # between finishing an article and hearing about the next; the embedded model
     # takes a minute an article, so there the next one is sent when one is done.
-    window = 1 if settings.model_ref.is_local else article_tasks(per_worker) + 2
+    if settings.model_ref.is_local:
+        windows = [1] * workers
+    else:
+        windows = [article_tasks(share) + 2 for share in shares]
     conns: list[Connection] = []
     procs = []
-    for _ in range(workers):
+    for share in shares:
         parent_end, child_end = context.Pipe()
         proc = context.Process(
             target=_worker_main,
-            args=(child_end, settings, options, per_worker, workers, price),
+            args=(child_end, settings, options, share, share / sum(shares), price),
             daemon=True,
         )
         proc.start()
@@ -545,8 +557,8 @@ def _run_workers(
             # shared out rather than queued on the first worker.
             open_workers = running - told_to_stop
             while not exhausted and open_workers:
-                w = min(open_workers, key=outstanding.__getitem__)
-                if outstanding[w] >= window:
+                w = min(open_workers, key=lambda w: outstanding[w] / windows[w])
+                if outstanding[w] >= windows[w]:
                     break
                 item = next(pending, None)
                 if item is None or not recorder.admit(item):

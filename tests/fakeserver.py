@@ -89,6 +89,8 @@ class FakeOpenAI:
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0  # the most chat requests being answered at once
         self._lock = threading.Lock()
         server = self
 
@@ -143,13 +145,19 @@ class FakeOpenAI:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     queued = server.replies.popleft() if server.replies else None
-                if queued is not None:
-                    reply = queued
-                elif server.responder is not None:
-                    reply = server.responder(body)
-                else:
-                    reply = server.default
-                self._send(reply)
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                try:
+                    if queued is not None:
+                        reply = queued
+                    elif server.responder is not None:
+                        reply = server.responder(body)
+                    else:
+                        reply = server.default
+                    self._send(reply)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

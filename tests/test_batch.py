@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from summarizer.batch import BatchItem, BatchOptions, collect_items, run_batch
+from summarizer.batch import BatchItem, BatchOptions, collect_items, run_batch, split_evenly
 from summarizer.errors import ConfigurationError, DatasetError
 from summarizer.ledger import ledger_path
 from summarizer.pricing import Price, load_prices, price_for, usage_cost
@@ -192,6 +192,22 @@ def test_worker_processes_share_the_batch(
     assert sorted(r["id"] for r in result) == sorted(f"w{i}" for i in range(12))
     assert len(fake_openai.requests) == 12
     assert json.loads(ledger_path(out).read_text())["runs"][0]["workers"] == 2
+
+
+def test_workers_together_never_exceed_the_concurrency(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    """-c is the provider-facing limit: 5 over 3 workers is 2+2+1, not 2 each."""
+    fake_openai.default = Reply(**{**summary_reply(seed_summary).__dict__, "delay": 0.3})
+    items = [BatchItem(f"p{i}", f"p{i}", _article(seed_text, i)) for i in range(15)]
+    settings = Settings.resolve(model="fake-model", base_url=fake_openai.url)
+    stats = run_batch([], tmp_path / "r.jsonl", settings,
+                      BatchOptions(concurrency=5, workers=3, use_cache=False),
+                      prices={}, items=items)  # fmt: skip
+    assert (stats.done, stats.failed) == (15, 0)
+    assert fake_openai.peak_in_flight == 5
+    assert split_evenly(5, 3) == [2, 2, 1]
+    assert split_evenly(50, 2) == [25, 25]
 
 
 def test_ctrl_c_keeps_finished_lines_and_the_rerun_completes(
