@@ -314,6 +314,7 @@ async def _summarize_all(
                         item = next_item()
                     if item is None:
                         return
+                    await limiter.requests_sent()  # see summarizer.ratelimit
                     await run_one(item)
 
             tasks = concurrency if settings.model_ref.is_local else article_tasks(concurrency)
@@ -472,16 +473,21 @@ def _worker_main(
         queue: asyncio.Queue[BatchItem | None] = asyncio.Queue()
 
         def readable() -> None:
-            try:
-                message = conn.recv()
-            except EOFError:
-                message = None
-            if message is None:
-                loop.remove_reader(conn.fileno())
-                for _ in range(article_tasks(concurrency)):  # one per task
-                    queue.put_nowait(None)
-            else:
+            # Everything that has arrived, not one message per wake-up: at the start
+            # the parent sends dozens at once, and the tasks should not wait for them.
+            while True:
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    message = None
+                if message is None:
+                    loop.remove_reader(conn.fileno())
+                    for _ in range(article_tasks(concurrency)):  # one per task
+                        queue.put_nowait(None)
+                    return
                 queue.put_nowait(message)
+                if not conn.poll():
+                    return
 
         loop.add_reader(conn.fileno(), readable)
         limiters: list[RateLimiter] = []
@@ -510,12 +516,12 @@ def _run_workers(
     stats: BatchStats,
 ) -> None:
     # Workers inherit what is done here once: imports, the response model and its
-    # schema, the parsed prompt, the TLS context.
+    # schema, the parsed and compiled prompt, the TLS context.
     if settings.model_ref.is_local:
         preload()
     else:
         with Summarizer(settings) as warm:
-            warm.llm.prepare()
+            warm.prepare()
         ssl_context()
     context = multiprocessing.get_context("fork")
     if settings.model_ref.is_local:
@@ -548,7 +554,12 @@ def _run_workers(
     outstanding = [0] * workers
     in_flight: list[dict[str, BatchItem]] = [{} for _ in range(workers)]
     pending = iter(todo)
-    exhausted = False
+    undealt = len(todo)
+    # Articles queued in a worker beyond its request slots cannot move to another
+    # worker; near the end they would leave one worker busy while the other idles
+    # (measured: 255 against 245 articles, the last answer 50-100 ms later). So the
+    # last ones are dealt only to a worker with a slot free.
+    tail = sum(windows) - sum(shares)
     running = set(range(workers))  # workers that have not reported "done"
     told_to_stop: set[int] = set()
     try:
@@ -556,18 +567,20 @@ def _run_workers(
             # One article at a time to the least busy worker, so a short batch is
             # shared out rather than queued on the first worker.
             open_workers = running - told_to_stop
-            while not exhausted and open_workers:
+            while undealt and open_workers:
                 w = min(open_workers, key=lambda w: outstanding[w] / windows[w])
-                if outstanding[w] >= windows[w]:
+                limit = windows[w] if undealt > tail else shares[w] + 1
+                if outstanding[w] >= limit:
                     break
                 item = next(pending, None)
                 if item is None or not recorder.admit(item):
-                    exhausted = True
+                    undealt = 0
                     break
                 conns[w].send(item)
+                undealt -= 1
                 outstanding[w] += 1
                 in_flight[w][item.id] = item
-            if exhausted:
+            if not undealt:
                 for w in running - told_to_stop:
                     with contextlib.suppress(OSError):
                         conns[w].send(None)

@@ -90,6 +90,13 @@ class Summarizer:
             )
         return self._llm
 
+    def prepare(self) -> None:
+        """Do now the one-time work of a first article: compile the prompt's
+        templates and :meth:`LLMClient.prepare`. A batch calls this before forking
+        its workers."""
+        self.prompt.render("")
+        self.llm.prepare()
+
     def close(self) -> None:
         if self._llm is not None:
             self._llm.close()

@@ -10,6 +10,18 @@ allowed in flight is halved, then grows back by one per window of successes
 (additive increase, multiplicative decrease, as TCP does for congestion). Only one
 halving happens per "generation" of requests, so a burst of 429s answering requests
 that were all sent before the first one was seen counts once.
+
+The limiter also orders the work of its event loop: **requests go out first**. A
+batch's event loop interleaves two kinds of work, sending requests (a few
+scheduling hops through httpx, each cheap) and handling answers (parsing,
+validation, grounding: milliseconds each, all CPU). The loop runs ready work
+first come, first served, so each hop of a request waited behind every answer
+being handled; after a burst of answers the slots they freed stayed empty for
+tens of milliseconds (measured: about 7% of a batch's wall time, and a dip to half
+the concurrency after the first round). Work that follows an answer therefore
+waits, up to :data:`_SEND_FIRST_MAX_WAIT`, until every admitted request has been
+written out (:meth:`Ticket.mark_sent`, called by the transport once the body is
+on the wire and at the latest by :meth:`RateLimiter.release`).
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +39,9 @@ from summarizer.errors import ConfigurationError
 # trip per-second enforcement some providers apply within the minute.
 _BURST_SECONDS = 10.0
 _DEFAULT_PAUSE = 1.0
+# How long handling an answer may wait for requests still being written: long
+# enough for a burst of them, short enough that a stuck connect cannot stall a loop.
+_SEND_FIRST_MAX_WAIT = 0.05
 
 
 def parse_rate_limit(spec: str) -> tuple[float | None, float | None]:
@@ -81,6 +97,13 @@ class Ticket:
 
     generation: int
     tokens: float
+    _on_sent: Callable[[], None] | None = field(default=None, repr=False)
+
+    def mark_sent(self) -> None:
+        """The request is on the wire (idempotent)."""
+        if self._on_sent is not None:
+            on_sent, self._on_sent = self._on_sent, None
+            on_sent()
 
 
 @dataclass
@@ -109,6 +132,29 @@ class RateLimiter:
         self._tokens = _Bucket(tpm) if tpm else None
         self._changed = asyncio.Condition()
         self.stats = LimiterStats(min_window=self.window)
+        self._sending = 0  # admitted requests not yet written out
+        self._all_sent = asyncio.Event()
+        self._all_sent.set()
+
+    def _sent(self) -> None:
+        self._sending -= 1
+        if self._sending == 0:
+            self._all_sent.set()
+
+    async def requests_sent(self) -> None:
+        """Wait until every admitted request has been written out (at most
+        :data:`_SEND_FIRST_MAX_WAIT`): CPU work on this loop calls this first."""
+        await asyncio.sleep(0)  # requests just let in are admitted first
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _SEND_FIRST_MAX_WAIT
+        while self._sending:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._all_sent.wait(), left)
+            except TimeoutError:
+                return
 
     def _wait_time(self, tokens: float, now: float) -> float:
         wait = max(0.0, self.paused_until - now)
@@ -137,7 +183,9 @@ class RateLimiter:
             if self._tokens is not None:
                 self._tokens.take(tokens)
         self.stats.waited_s += time.monotonic() - started
-        return Ticket(self.generation, tokens)
+        self._sending += 1
+        self._all_sent.clear()
+        return Ticket(self.generation, tokens, self._sent)
 
     async def release(
         self,
@@ -147,7 +195,9 @@ class RateLimiter:
         outcome: Literal["ok", "rate_limited", "error"] = "ok",
         retry_after: float | None = None,
     ) -> None:
-        """Return the slot, correct the token estimate, and adapt to the outcome."""
+        """Return the slot, correct the token estimate, and adapt to the outcome;
+        then wait for requests being sent (see the module doc)."""
+        ticket.mark_sent()
         async with self._changed:
             self.in_flight -= 1
             if self._tokens is not None and used_tokens is not None:
@@ -165,3 +215,4 @@ class RateLimiter:
                 self.window = min(self.max_window, self.window + 1.0 / self.window)
             # Wake as many waiters as there are free slots, not all of them.
             self._changed.notify(max(1, int(self.window) - self.in_flight))
+        await self.requests_sent()

@@ -12,11 +12,16 @@ from __future__ import annotations
 import math
 import ssl
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from functools import cache
 
 import httpx
 
 SHARD_SIZE = 8
+
+# Set by whoever admitted the current request (the batch's rate limiter): called
+# once the request body has been written out. See ``summarizer.ratelimit``.
+ON_REQUEST_SENT: ContextVar[Callable[[], None] | None] = ContextVar("ON_REQUEST_SENT", default=None)
 
 
 @cache
@@ -24,6 +29,19 @@ def ssl_context() -> ssl.SSLContext:
     """One verifying context per process (each costs ~25 ms to load the CA bundle),
     made before a batch forks so its workers inherit it."""
     return httpx.create_ssl_context()
+
+
+class _SentStream(httpx.AsyncByteStream):
+    """A request body that reports when it has all been handed to the socket."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, on_sent: Callable[[], None]) -> None:
+        self._stream = stream
+        self._on_sent = on_sent
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+        self._on_sent()
 
 
 class _CountedStream(httpx.AsyncByteStream):
@@ -62,6 +80,9 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         self._busy = [0] * n
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        on_sent = ON_REQUEST_SENT.get()
+        if on_sent is not None and isinstance(request.stream, httpx.AsyncByteStream):
+            request.stream = _SentStream(request.stream, on_sent)
         i = min(range(len(self._shards)), key=self._busy.__getitem__)
         self._busy[i] += 1
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from summarizer.batch import BatchItem, BatchOptions, collect_items, run_batch, split_evenly
@@ -21,6 +22,7 @@ from summarizer.ledger import ledger_path
 from summarizer.pricing import Price, load_prices, price_for, usage_cost
 from summarizer.ratelimit import RateLimiter, _Bucket, parse_rate_limit
 from summarizer.settings import ModelRef, Settings
+from summarizer.transport import ON_REQUEST_SENT, ShardedTransport
 from tests.conftest import ROOT
 from tests.fakeserver import FakeOpenAI, Reply, completion, error_reply, summary_reply
 
@@ -310,6 +312,45 @@ async def test_limiter_bounds_requests_in_flight() -> None:
     await limiter.release(tickets[0])
     await asyncio.wait_for(blocked, 1)
     assert limiter.in_flight == 3
+
+
+async def test_cpu_work_waits_for_requests_being_sent_but_not_for_long() -> None:
+    """Requests go out first: work after an answer waits until every admitted
+    request is written (mark_sent), and never longer than the cap."""
+    limiter = RateLimiter(4)
+    sending = await limiter.acquire()
+    waiter = asyncio.create_task(limiter.requests_sent())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    sending.mark_sent()
+    await asyncio.wait_for(waiter, 0.01)
+    sending.mark_sent()  # idempotent: counted once
+    await asyncio.wait_for(limiter.requests_sent(), 0.01)
+
+    stuck = await limiter.acquire()  # a request that never gets written out
+    started = time.monotonic()
+    await limiter.requests_sent()
+    assert 0.04 <= time.monotonic() - started < 0.5
+    await limiter.release(stuck, outcome="error")  # release counts it as done
+    await asyncio.wait_for(limiter.requests_sent(), 0.01)
+
+
+async def test_transport_reports_when_the_request_body_is_written(
+    fake_openai: FakeOpenAI, seed_summary: dict[str, Any]
+) -> None:
+    fake_openai.queue(summary_reply(seed_summary))
+    calls: list[str] = []
+    token = ON_REQUEST_SENT.set(lambda: calls.append("sent"))
+    try:
+        async with httpx.AsyncClient(transport=ShardedTransport(4)) as http:
+            response = await http.post(
+                f"{fake_openai.url}/chat/completions",
+                json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]},
+            )
+    finally:
+        ON_REQUEST_SENT.reset(token)
+    assert response.status_code == 200
+    assert calls == ["sent"]  # once
 
 
 async def test_a_429_halves_the_window_once_per_generation_and_pauses_everyone() -> None:
