@@ -506,6 +506,23 @@ def _worker_main(
     conn.close()
 
 
+def pick_worker(
+    ready: Iterable[int],
+    dealt: Sequence[int],
+    shares: Sequence[int],
+    outstanding: Sequence[int],
+    windows: Sequence[int],
+) -> int:
+    """The worker the next article goes to, of those with room for one.
+
+    In proportion to the workers' request slots first: with articles of equal
+    length, one article over its share costs a worker a whole extra round of
+    requests at the end (measured at 1 s latency: 11.1 s with 251 and 249 articles,
+    10.2-10.3 s with 250 each). Then the least loaded.
+    """
+    return min(ready, key=lambda w: (dealt[w] / shares[w], outstanding[w] / windows[w]))
+
+
 def _run_workers(
     todo: list[BatchItem],
     settings: Settings,
@@ -552,6 +569,7 @@ def _run_workers(
         conns.append(parent_end)
         procs.append(proc)
     outstanding = [0] * workers
+    dealt = [0] * workers
     in_flight: list[dict[str, BatchItem]] = [{} for _ in range(workers)]
     pending = iter(todo)
     undealt = len(todo)
@@ -568,16 +586,18 @@ def _run_workers(
             # shared out rather than queued on the first worker.
             open_workers = running - told_to_stop
             while undealt and open_workers:
-                w = min(open_workers, key=lambda w: outstanding[w] / windows[w])
-                limit = windows[w] if undealt > tail else shares[w] + 1
-                if outstanding[w] >= limit:
+                limits = windows if undealt > tail else shares
+                ready = [w for w in open_workers if outstanding[w] < limits[w]]
+                if not ready:
                     break
+                w = pick_worker(ready, dealt, shares, outstanding, windows)
                 item = next(pending, None)
                 if item is None or not recorder.admit(item):
                     undealt = 0
                     break
                 conns[w].send(item)
                 undealt -= 1
+                dealt[w] += 1
                 outstanding[w] += 1
                 in_flight[w][item.id] = item
             if not undealt:

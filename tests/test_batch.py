@@ -16,7 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from summarizer.batch import BatchItem, BatchOptions, collect_items, run_batch, split_evenly
+from summarizer.batch import (
+    BatchItem,
+    BatchOptions,
+    collect_items,
+    pick_worker,
+    run_batch,
+    split_evenly,
+)
 from summarizer.errors import ConfigurationError, DatasetError
 from summarizer.ledger import ledger_path
 from summarizer.pricing import Price, load_prices, price_for, usage_cost
@@ -210,6 +217,17 @@ def test_workers_together_never_exceed_the_concurrency(
     assert fake_openai.peak_in_flight == 5
     assert split_evenly(5, 3) == [2, 2, 1]
     assert split_evenly(50, 2) == [25, 25]
+
+
+def test_articles_are_dealt_in_proportion_to_each_workers_slots() -> None:
+    shares, windows = [2, 2, 1], [5, 5, 4]
+    dealt, outstanding = [0, 0, 0], [0, 0, 0]
+    for _ in range(50):  # every worker always has room: a pure count split
+        w = pick_worker(range(3), dealt, shares, outstanding, windows)
+        dealt[w] += 1
+    assert dealt == [20, 20, 10]
+    # Room decides first; among the workers with room, the least dealt.
+    assert pick_worker([1, 2], [3, 9, 8], [1, 1, 1], [0, 0, 0], [4, 4, 4]) == 2
 
 
 def test_ctrl_c_keeps_finished_lines_and_the_rerun_completes(
