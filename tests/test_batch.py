@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from summarizer.batch import (
     run_batch,
     split_evenly,
 )
+from summarizer.cache import ResponseCache
 from summarizer.errors import ConfigurationError, DatasetError
 from summarizer.ledger import ledger_path
 from summarizer.pricing import Price, load_prices, price_for, usage_cost
@@ -489,3 +491,31 @@ def test_an_output_file_that_is_not_ours_is_left_alone(tmp_path: Path, seed_text
         assert proc.returncode == 20, err
         assert "choose another --out" in err
         assert (tmp_path / target).read_bytes() == before
+
+
+def _open_cache(path: Path, start: Any, results: Any) -> None:
+    start.wait()
+    try:
+        cache = ResponseCache(path)
+        cache.put(f"k{os.getpid()}", {"ok": True})
+        cache.close()
+        results.put("ok")
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(e).__name__}: {e}")
+
+
+def test_workers_opening_a_new_cache_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two batch workers create the cache file at the same moment; before the retry,
+    switching it to WAL failed with "database is locked" about once in twenty."""
+    context = multiprocessing.get_context("fork")
+    outcomes = []
+    for i in range(30):
+        start, results = context.Barrier(2), context.Queue()
+        path = tmp_path / f"c{i}" / "answers.sqlite3"
+        procs = [context.Process(target=_open_cache, args=(path, start, results)) for _ in "ab"]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        outcomes += [results.get(timeout=5) for _ in procs]
+    assert outcomes == ["ok"] * 60
