@@ -18,10 +18,13 @@ measures, with the library API (``run_batch``, as the CLI calls it):
   at 0.2 s and at the 1.0 s latency that ANCHORS.md used.
 * **overhead**: our CPU per ~1,000-word article outside the model call, median and
   p99, one article at a time with an in-process transport: the whole client, and
-  the same minus the CPU spent inside the OpenAI SDK's ``create`` (building and
-  sending the request, parsing the response).
+  the same minus the CPU spent inside the OpenAI SDK's request call (``post``:
+  building and sending the request, parsing the response).
 * **faults**: 10% of answers are 429 / 500 / not JSON; every article must still end
   with a summary, once, and the retries we count must match the faults served.
+  Every run allows 8 transport retries and 8 re-asks per article (the defaults are
+  4 and 2): at the default, the one article in 500 that draws three garbage answers
+  in a row ends as an error (seen once), which a rerun of the batch would retry.
 * **cache**: the same batch again: requests reaching the server must be zero.
 
 Results go to ``benchmarks/results/batch.json`` and ``.md``.
@@ -128,7 +131,10 @@ def run_ours(
     server: Server, items: list[BatchItem], concurrency: int, workers: int | None,
     out_dir: Path, name: str, *, use_cache: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    settings = Settings.resolve(model="bench", base_url=server.url, max_transport_retries=8)
+    # Retries and re-asks as deep as the faults test needs: every fault is transient.
+    settings = Settings.resolve(
+        model="bench", base_url=server.url, max_transport_retries=8, max_reasks=8
+    )
     out = out_dir / f"{name}.jsonl"
     options = BatchOptions(concurrency=concurrency, workers=workers, use_cache=use_cache)
     stats, timing = measured(
@@ -240,8 +246,8 @@ def overhead(n: int) -> dict[str, Any]:
         http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         s = Summarizer(Settings.resolve(model="bench", base_url="http://127.0.0.1:9/v1"),
                        async_http_client=http)  # fmt: skip
-        sdk = s.llm.aclient.chat.completions
-        original = sdk.create
+        sdk = s.llm.aclient  # chat requests go through its generic ``post``
+        original = sdk.post
         in_sdk: list[float] = []
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
@@ -251,7 +257,7 @@ def overhead(n: int) -> dict[str, Any]:
             finally:
                 in_sdk.append(time.thread_time() - t)
 
-        sdk.create = timed  # type: ignore[method-assign]
+        sdk.post = timed  # type: ignore[method-assign]
         await s.asummarize(articles[0])  # warm-up: imports, first-call setup
         totals, ours = [], []
         for text in articles:
@@ -288,7 +294,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None, help=f"default: {RESULTS}")
     args = parser.parse_args()
     if args.quick:
@@ -312,6 +318,11 @@ def main() -> None:
         os.environ["SUMMARIZER_CACHE_DIR"] = str(work / "cache")
         server = Server(lat)
         try:
+            # The first batch in a process also imports what the SDKs load lazily
+            # (about 0.4 s, once per process, like the imports at start-up): it is
+            # reported on its own, and the timed runs come after it.
+            first = run_ours(server, items, c, None, work, "first")
+            first["ratio"] = round(first["wall_s"] / ideal, 3)
             runs = [run_ours(server, items, c, None, work, f"auto{r}") for r in range(args.repeats)]
             for r in runs:
                 r["ratio"] = round(r["wall_s"] / ideal, 3)
@@ -322,21 +333,28 @@ def main() -> None:
             raw = run_raw_httpx(server, items, c)
             raw["ratio"] = round(raw["wall_s"] / ideal, 3)
             # Cache: fill it, then the same batch again.
-            run_ours(server, items, c, None, work, "cache-fill", use_cache=True)
+            fill = run_ours(server, items, c, None, work, "cache-fill", use_cache=True)
             again = run_ours(server, items, c, None, work, "cache-again", use_cache=True)
+            again["cached"] = sum(
+                json.loads(line)["cached"]
+                for line in (work / "cache-again.jsonl").read_text(encoding="utf-8").splitlines()
+            )
         finally:
             server.stop()
         ratios = [r["ratio"] for r in runs]
         results["throughput"] = {
             "workers_auto": runs,
             "ratio_median": statistics.median(ratios),
+            "first_batch_in_process": first,
             "one_event_loop": one_loop,
             "plain_instructor_one_event_loop": plain,
             "raw_httpx_no_parsing": raw,
         }
         results["cache"] = {
+            "first_run_ok": fill["ok"],
             "server_requests_on_second_run": again["server"].get("requests", 0),
             "lines": again["lines"],
+            "cached_lines": again["cached"],
             "wall_s": again["wall_s"],
         }
         slow = 1.0 if not args.quick else 0.1
@@ -398,7 +416,10 @@ def markdown(r: dict[str, Any]) -> str:
             f"{run['client_cpu_ms_per_article']} ms |"
         )
     one, plain = tp["one_event_loop"], tp["plain_instructor_one_event_loop"]
+    first = tp["first_batch_in_process"]
     lines += [
+        f"| summarizer batch, first batch in the process (lazy SDK imports) | "
+        f"{first['wall_s']} | {first['ratio']} | {first['client_cpu_ms_per_article']} ms |",
         f"| summarizer batch, one event loop | {one['wall_s']} | {one['ratio']} | "
         f"{one['client_cpu_ms_per_article']} ms |",
         f"| plain Instructor, one event loop | {plain['wall_s']} | {plain['ratio']} | "
@@ -407,7 +428,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"| {tp['raw_httpx_no_parsing']['ratio']} | "
         f"{tp['raw_httpx_no_parsing']['client_cpu_ms_per_article']} ms |",
         "",
-        f"Median wall / ideal with workers auto: **{tp['ratio_median']}** (target <= 1.15).",
+        f"Median wall / ideal with workers auto over {len(tp['workers_auto'])} runs "
+        f"after the first: **{tp['ratio_median']}** (target <= 1.15).",
         "",
         f"## At ANCHORS.md's setting: latency {anchors['latency_s']} s "
         f"(ideal {anchors['ideal_s']:.1f} s)",
@@ -444,8 +466,10 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "## Cache: the same batch again",
         "",
-        f"- requests reaching the server: **{r['cache']['server_requests_on_second_run']}**; "
-        f"lines written {r['cache']['lines']}; wall {r['cache']['wall_s']} s",
+        f"- first run: {r['cache']['first_run_ok']} summaries; second run: requests reaching "
+        f"the server **{r['cache']['server_requests_on_second_run']}**, lines written "
+        f"{r['cache']['lines']} ({r['cache']['cached_lines']} from the cache), "
+        f"wall {r['cache']['wall_s']} s",
         "",
     ]
     return "\n".join(lines)
