@@ -60,7 +60,7 @@ from summarizer.ratelimit import RateLimiter
 from summarizer.schema import ACTIVE_GROUNDER, Limits, LLMArticleSummary, response_model
 from summarizer.settings import Settings
 from summarizer.tokens import answer_tokens, estimate_tokens
-from summarizer.transport import ON_REQUEST_SENT
+from summarizer.transport import SEND_TRACKER
 
 _MODES = {
     "tools": instructor.Mode.TOOLS,
@@ -512,7 +512,7 @@ class LLMClient:
         async def send(*args: Any, **kwargs: Any) -> Any:
             text = "".join(str(m.get("content") or "") for m in kwargs.get("messages", ()))
             ticket = await throttle.acquire(estimate_tokens(text) + answer_tokens(kwargs))
-            sent_token = ON_REQUEST_SENT.set(ticket.mark_sent)
+            sent_token = SEND_TRACKER.set(ticket)
             try:
                 response = await raw(*args, **kwargs)
             except openai.RateLimitError as e:
@@ -523,7 +523,7 @@ class LLMClient:
                 await throttle.release(ticket, outcome="error")
                 raise
             finally:
-                ON_REQUEST_SENT.reset(sent_token)
+                SEND_TRACKER.reset(sent_token)
             usage = getattr(response, "usage", None)
             await throttle.release(ticket, used_tokens=usage.total_tokens if usage else None)
             return response

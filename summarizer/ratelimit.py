@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -93,17 +92,30 @@ class _Bucket:
 
 @dataclass
 class Ticket:
-    """One admitted request: its generation and the tokens reserved for it."""
+    """One admitted request: its generation and the tokens reserved for it.
+
+    A transport that can tell when a request is written out (ours:
+    :class:`~summarizer.transport.ShardedTransport`) calls :meth:`mark_sending`
+    when it starts and :meth:`mark_sent` when the body is on the wire; requests
+    through any other transport are simply not waited for.
+    """
 
     generation: int
     tokens: float
-    _on_sent: Callable[[], None] | None = field(default=None, repr=False)
+    _limiter: RateLimiter | None = field(default=None, repr=False)
+    _sending: bool = field(default=False, repr=False)
+
+    def mark_sending(self) -> None:
+        if self._limiter is not None and not self._sending:
+            self._sending = True
+            self._limiter._sending += 1
+            self._limiter._all_sent.clear()
 
     def mark_sent(self) -> None:
-        """The request is on the wire (idempotent)."""
-        if self._on_sent is not None:
-            on_sent, self._on_sent = self._on_sent, None
-            on_sent()
+        """The request is on the wire (or failed before it got there)."""
+        if self._limiter is not None and self._sending:
+            self._sending = False
+            self._limiter._sent()
 
 
 @dataclass
@@ -132,7 +144,7 @@ class RateLimiter:
         self._tokens = _Bucket(tpm) if tpm else None
         self._changed = asyncio.Condition()
         self.stats = LimiterStats(min_window=self.window)
-        self._sending = 0  # admitted requests not yet written out
+        self._sending = 0  # requests being written out (see Ticket)
         self._all_sent = asyncio.Event()
         self._all_sent.set()
 
@@ -142,9 +154,9 @@ class RateLimiter:
             self._all_sent.set()
 
     async def requests_sent(self) -> None:
-        """Wait until every admitted request has been written out (at most
+        """Wait until every request being sent has been written out (at most
         :data:`_SEND_FIRST_MAX_WAIT`): CPU work on this loop calls this first."""
-        await asyncio.sleep(0)  # requests just let in are admitted first
+        await asyncio.sleep(0)  # requests just let in start first
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _SEND_FIRST_MAX_WAIT
         while self._sending:
@@ -183,9 +195,7 @@ class RateLimiter:
             if self._tokens is not None:
                 self._tokens.take(tokens)
         self.stats.waited_s += time.monotonic() - started
-        self._sending += 1
-        self._all_sent.clear()
-        return Ticket(self.generation, tokens, self._sent)
+        return Ticket(self.generation, tokens, self)
 
     async def release(
         self,

@@ -14,14 +14,24 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from functools import cache
+from typing import Protocol
 
 import httpx
 
 SHARD_SIZE = 8
 
-# Set by whoever admitted the current request (the batch's rate limiter): called
-# once the request body has been written out. See ``summarizer.ratelimit``.
-ON_REQUEST_SENT: ContextVar[Callable[[], None] | None] = ContextVar("ON_REQUEST_SENT", default=None)
+
+class SendTracker(Protocol):
+    """Told when a request starts being written and when its body is on the wire
+    (a batch's rate-limiter ticket; see ``summarizer.ratelimit``)."""
+
+    def mark_sending(self) -> None: ...
+
+    def mark_sent(self) -> None: ...
+
+
+# Set by whoever admitted the request about to be sent on this task.
+SEND_TRACKER: ContextVar[SendTracker | None] = ContextVar("SEND_TRACKER", default=None)
 
 
 @cache
@@ -80,9 +90,10 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         self._busy = [0] * n
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        on_sent = ON_REQUEST_SENT.get()
-        if on_sent is not None and isinstance(request.stream, httpx.AsyncByteStream):
-            request.stream = _SentStream(request.stream, on_sent)
+        tracker = SEND_TRACKER.get()
+        if tracker is not None and isinstance(request.stream, httpx.AsyncByteStream):
+            tracker.mark_sending()
+            request.stream = _SentStream(request.stream, tracker.mark_sent)
         i = min(range(len(self._shards)), key=self._busy.__getitem__)
         self._busy[i] += 1
 

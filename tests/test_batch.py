@@ -31,7 +31,7 @@ from summarizer.ledger import ledger_path
 from summarizer.pricing import Price, load_prices, price_for, usage_cost
 from summarizer.ratelimit import RateLimiter, _Bucket, parse_rate_limit
 from summarizer.settings import ModelRef, Settings
-from summarizer.transport import ON_REQUEST_SENT, ShardedTransport
+from summarizer.transport import SEND_TRACKER, ShardedTransport
 from tests.conftest import ROOT
 from tests.fakeserver import FakeOpenAI, Reply, completion, error_reply, summary_reply
 
@@ -335,10 +335,12 @@ async def test_limiter_bounds_requests_in_flight() -> None:
 
 
 async def test_cpu_work_waits_for_requests_being_sent_but_not_for_long() -> None:
-    """Requests go out first: work after an answer waits until every admitted
-    request is written (mark_sent), and never longer than the cap."""
+    """Requests go out first: work after an answer waits until every request the
+    transport is writing is on the wire (mark_sent), and never longer than the cap."""
     limiter = RateLimiter(4)
     sending = await limiter.acquire()
+    await asyncio.wait_for(limiter.requests_sent(), 0.01)  # not being written yet
+    sending.mark_sending()
     waiter = asyncio.create_task(limiter.requests_sent())
     await asyncio.sleep(0.01)
     assert not waiter.done()
@@ -347,7 +349,8 @@ async def test_cpu_work_waits_for_requests_being_sent_but_not_for_long() -> None
     sending.mark_sent()  # idempotent: counted once
     await asyncio.wait_for(limiter.requests_sent(), 0.01)
 
-    stuck = await limiter.acquire()  # a request that never gets written out
+    stuck = await limiter.acquire()  # a request whose body never gets out
+    stuck.mark_sending()
     started = time.monotonic()
     await limiter.requests_sent()
     assert 0.04 <= time.monotonic() - started < 0.5
@@ -355,12 +358,23 @@ async def test_cpu_work_waits_for_requests_being_sent_but_not_for_long() -> None
     await asyncio.wait_for(limiter.requests_sent(), 0.01)
 
 
+class _Tracker:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def mark_sending(self) -> None:
+        self.events.append("sending")
+
+    def mark_sent(self) -> None:
+        self.events.append("sent")
+
+
 async def test_transport_reports_when_the_request_body_is_written(
     fake_openai: FakeOpenAI, seed_summary: dict[str, Any]
 ) -> None:
     fake_openai.queue(summary_reply(seed_summary))
-    calls: list[str] = []
-    token = ON_REQUEST_SENT.set(lambda: calls.append("sent"))
+    tracker = _Tracker()
+    token = SEND_TRACKER.set(tracker)
     try:
         async with httpx.AsyncClient(transport=ShardedTransport(4)) as http:
             response = await http.post(
@@ -368,9 +382,9 @@ async def test_transport_reports_when_the_request_body_is_written(
                 json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]},
             )
     finally:
-        ON_REQUEST_SENT.reset(token)
+        SEND_TRACKER.reset(token)
     assert response.status_code == 200
-    assert calls == ["sent"]  # once
+    assert tracker.events == ["sending", "sent"]
 
 
 async def test_a_429_halves_the_window_once_per_generation_and_pauses_everyone() -> None:
