@@ -238,8 +238,8 @@ def article_tasks(concurrency: int) -> int:
 def resolve_workers(settings: Settings, options: BatchOptions, articles: int) -> int:
     """How many processes: for remote models one per 25 requests in flight; for the
     embedded model one per core, up to 2, each with its own copy of the model on
-    its own cores (measured on 2 cores: 4 articles in 149 s with two one-thread
-    processes, 224 s with one two-thread process; benchmarks/local_batch.py)."""
+    its own cores (measured on 2 cores: 4 articles in 147 s with two one-thread
+    processes, 213 s with one two-thread process; benchmarks/local_batch.py)."""
     cores = os.cpu_count() or 1
     if settings.model_ref.is_local:
         wanted = options.workers if options.workers is not None else min(cores, 2)
