@@ -229,7 +229,8 @@ def article_tasks(concurrency: int) -> int:
 
     ``concurrency`` bounds requests in flight (the limiter enforces it); the extra
     articles wait, request ready, for a slot freed while others are being parsed
-    and grounded. Measured on the batch benchmark (median of 5 runs, wall / ideal):
+    and grounded. Measured on the batch benchmark (median of 5 runs, wall / ideal,
+    before articles were dealt in proportion to the workers' slots):
     1.155 with 1x, 1.147 with 1.25x, 1.144 with 1.5x, 1.153 with 2x.
     """
     return math.ceil(concurrency * 1.5)
