@@ -535,29 +535,24 @@ def _run_workers(
     workers: int,
     stats: BatchStats,
 ) -> None:
-    # Workers inherit what is done here once: imports, the response model and its
-    # schema, the parsed and compiled prompt, the TLS context.
+    # Workers inherit what is done here once: imports and, for a remote model, the
+    # response model and its schema, the parsed and compiled prompt, the TLS context.
+    # Each worker is sent a little more than its concurrency in flight (its window),
+    # so none sits idle between finishing an article and hearing about the next.
     if settings.model_ref.is_local:
         preload()
+        # One article at a time per process, on an equal share of the cores; it
+        # takes a minute, so the next one is sent when one is done.
+        shares, windows = [1] * workers, [1] * workers
+        threads = settings.local_threads or max(1, (os.cpu_count() or 1) // workers)
+        settings = settings.with_(local_threads=threads)
     else:
         with Summarizer(settings) as warm:
             warm.prepare()
         ssl_context()
-    context = multiprocessing.get_context("fork")
-    if settings.model_ref.is_local:
-        # One article at a time per process, on an equal share of the cores.
-        shares = [1] * workers
-        threads = settings.local_threads or max(1, (os.cpu_count() or 1) // workers)
-        settings = settings.with_(local_threads=threads)
-    else:
         shares = split_evenly(options.concurrency, workers)
-    # A little more than the worker's concurrency in flight, so none sits idle
-    # between finishing an article and hearing about the next; the embedded model
-    # takes a minute an article, so there the next one is sent when one is done.
-    if settings.model_ref.is_local:
-        windows = [1] * workers
-    else:
         windows = [article_tasks(share) + 2 for share in shares]
+    context = multiprocessing.get_context("fork")
     conns: list[Connection] = []
     procs = []
     for share in shares:
@@ -585,8 +580,8 @@ def _run_workers(
     told_to_stop: set[int] = set()
     try:
         while running:
-            # One article at a time to the least busy worker, so a short batch is
-            # shared out rather than queued on the first worker.
+            # One article at a time (see pick_worker), so a short batch is shared
+            # out rather than queued on the first worker.
             open_workers = running - told_to_stop
             while undealt and open_workers:
                 limits = windows if undealt > tail else shares

@@ -108,8 +108,7 @@ class Ticket:
     def mark_sending(self) -> None:
         if self._limiter is not None and not self._sending:
             self._sending = True
-            self._limiter._sending += 1
-            self._limiter._all_sent.clear()
+            self._limiter._started_sending()
 
     def mark_sent(self) -> None:
         """The request is on the wire (or failed before it got there)."""
@@ -147,6 +146,10 @@ class RateLimiter:
         self._sending = 0  # requests being written out (see Ticket)
         self._all_sent = asyncio.Event()
         self._all_sent.set()
+
+    def _started_sending(self) -> None:
+        self._sending += 1
+        self._all_sent.clear()
 
     def _sent(self) -> None:
         self._sending -= 1
