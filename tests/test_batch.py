@@ -34,6 +34,7 @@ from summarizer.settings import ModelRef, Settings
 from summarizer.transport import SEND_TRACKER, ShardedTransport
 from tests.conftest import ROOT
 from tests.fakeserver import FakeOpenAI, Reply, completion, error_reply, summary_reply
+from tests.test_cli import run_cli, start_cli
 
 FAST = {"retry_initial_wait": 0.01, "retry_max_wait": 0.05}
 
@@ -47,12 +48,12 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def _cli(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    return subprocess.run(
-        [sys.executable, "-m", "summarizer", *args],
-        capture_output=True, env=env, cwd=ROOT, timeout=120, check=False, **kw,
-    )  # fmt: skip
+def _articles_jsonl(tmp_path: Path, seed_text: str, prefix: str, n: int) -> Path:
+    """``n`` distinct articles, ids ``<prefix>0``..., as a batch's JSONL input."""
+    rows = [json.dumps({"id": f"{prefix}{i}", "text": _article(seed_text, i)}) for i in range(n)]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(rows), encoding="utf-8")
+    return path
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_batch_cli_mixed_inputs_failures_then_resume(
     out = inputs / "out" / "results.jsonl"
     args = ["batch", str(inputs / "in"), str(inputs / "more.jsonl"), "-o", str(out),
             "--model", "fake-model", "--base-url", fake_openai.url, "-c", "3"]  # fmt: skip
-    first = _cli(*args)
+    first = run_cli(*args)
     err = first.stderr.decode()
     assert first.returncode == 60, err
     assert "Traceback" not in err
@@ -110,7 +111,7 @@ def test_batch_cli_mixed_inputs_failures_then_resume(
 
     # Fix one input; the same command retries only the failed articles.
     (inputs / "in" / "empty.txt").write_text(_article(seed_text, 5), encoding="utf-8")
-    second = _cli(*args)
+    second = run_cli(*args)
     assert second.returncode == 60, second.stderr.decode()  # the two bad JSONL lines remain
     assert len(fake_openai.requests) == 5  # only the fixed article called the model
     rows = _rows(out)
@@ -171,7 +172,7 @@ def test_max_cost_stops_starting_new_articles(
         (tmp_path / "in" / f"{i}.txt").write_text(_article(seed_text, i), encoding="utf-8")
     (tmp_path / "prices.toml").write_text('["compatible/fake-model"]\ninput = 1000\noutput = 0\n')
     out = tmp_path / "r.jsonl"
-    proc = _cli("batch", str(tmp_path / "in"), "-o", str(out), "--model", "fake-model",
+    proc = run_cli("batch", str(tmp_path / "in"), "-o", str(out), "--model", "fake-model",
                 "--base-url", fake_openai.url, "-c", "1", "--max-reasks", "0",
                 "--prices", str(tmp_path / "prices.toml"), "--max-cost", "6")  # fmt: skip
     err = proc.stderr.decode()
@@ -189,10 +190,9 @@ def test_worker_processes_share_the_batch(
     fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
 ) -> None:
     fake_openai.default = summary_reply(seed_summary)
-    rows = [json.dumps({"id": f"w{i}", "text": _article(seed_text, i)}) for i in range(12)]
-    (tmp_path / "in.jsonl").write_text("\n".join(rows), encoding="utf-8")
+    inp = _articles_jsonl(tmp_path, seed_text, "w", 12)
     out = tmp_path / "r.jsonl"
-    proc = _cli("batch", str(tmp_path / "in.jsonl"), "-o", str(out), "--model", "fake-model",
+    proc = run_cli("batch", str(inp), "-o", str(out), "--model", "fake-model",
                 "--base-url", fake_openai.url, "-c", "4", "--workers", "2",
                 "--progress")  # fmt: skip
     err = proc.stderr.decode()
@@ -236,16 +236,11 @@ def test_ctrl_c_keeps_finished_lines_and_the_rerun_completes(
     fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
 ) -> None:
     fake_openai.default = Reply(**{**summary_reply(seed_summary).__dict__, "delay": 0.25})
-    rows = [json.dumps({"id": f"k{i}", "text": _article(seed_text, i)}) for i in range(30)]
-    (tmp_path / "in.jsonl").write_text("\n".join(rows), encoding="utf-8")
+    inp = _articles_jsonl(tmp_path, seed_text, "k", 30)
     out = tmp_path / "r.jsonl"
-    args = ["batch", str(tmp_path / "in.jsonl"), "-o", str(out), "--model", "fake-model",
+    args = ["batch", str(inp), "-o", str(out), "--model", "fake-model",
             "--base-url", fake_openai.url, "-c", "1"]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "summarizer", *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    proc = start_cli(*args)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or len(_rows(out)) < 3):
         time.sleep(0.05)
@@ -261,7 +256,7 @@ def test_ctrl_c_keeps_finished_lines_and_the_rerun_completes(
 
     fake_openai.default = summary_reply(seed_summary)
     before = len(fake_openai.requests)
-    rerun = _cli(*args)
+    rerun = run_cli(*args)
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert f"{len(done)} already done" in rerun.stderr.decode()
     final = _rows(out)
@@ -276,7 +271,7 @@ def test_duplicate_ids_stop_before_any_work(tmp_path: Path) -> None:
     (tmp_path / "dup.jsonl").write_text("\n".join(rows), encoding="utf-8")
     with pytest.raises(DatasetError, match="duplicate article id 'x'"):
         collect_items([tmp_path / "dup.jsonl"])
-    proc = _cli("batch", str(tmp_path / "dup.jsonl"), "-o", str(tmp_path / "o.jsonl"),
+    proc = run_cli("batch", str(tmp_path / "dup.jsonl"), "-o", str(tmp_path / "o.jsonl"),
                 "--model", "m", "--base-url", "http://127.0.0.1:9/v1")  # fmt: skip
     assert proc.returncode == 15
     assert not (tmp_path / "o.jsonl").exists()
@@ -293,7 +288,7 @@ def test_bad_batch_options_are_configuration_errors(
     tmp_path: Path, seed_text: str, args: list[str], fragment: str
 ) -> None:
     (tmp_path / "a.txt").write_text(seed_text, encoding="utf-8")
-    proc = _cli("batch", str(tmp_path / "a.txt"), "-o", str(tmp_path / "o.jsonl"),
+    proc = run_cli("batch", str(tmp_path / "a.txt"), "-o", str(tmp_path / "o.jsonl"),
                 "--model", "m", "--base-url", "http://127.0.0.1:9/v1", *args)  # fmt: skip
     err = proc.stderr.decode()
     assert proc.returncode == 20, err
@@ -458,16 +453,11 @@ def test_a_killed_worker_fails_only_its_articles_and_a_rerun_recovers(
     fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
 ) -> None:
     fake_openai.default = Reply(**{**summary_reply(seed_summary).__dict__, "delay": 0.3})
-    rows = [json.dumps({"id": f"d{i}", "text": _article(seed_text, i)}) for i in range(16)]
-    (tmp_path / "in.jsonl").write_text("\n".join(rows), encoding="utf-8")
+    inp = _articles_jsonl(tmp_path, seed_text, "d", 16)
     out = tmp_path / "r.jsonl"
-    args = ["batch", str(tmp_path / "in.jsonl"), "-o", str(out), "--model", "fake-model",
+    args = ["batch", str(inp), "-o", str(out), "--model", "fake-model",
             "--base-url", fake_openai.url, "-c", "2", "--workers", "2"]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "summarizer", *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    proc = start_cli(*args)
     children: list[str] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(children) < 2:
@@ -487,7 +477,7 @@ def test_a_killed_worker_fails_only_its_articles_and_a_rerun_recovers(
     died = [r for r in result if r["status"] == "error"]
     assert died
     assert all(r["error"]["kind"] == "WorkerDiedError" for r in died)
-    rerun = _cli(*args)
+    rerun = run_cli(*args)
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert all(r["status"] == "ok" for r in _rows(out))
     assert len(_rows(out)) == 16
@@ -500,7 +490,7 @@ def test_an_output_file_that_is_not_ours_is_left_alone(tmp_path: Path, seed_text
     base = ["--model", "m", "--base-url", "http://127.0.0.1:9/v1"]
     for target in ("in.jsonl", "notes.jsonl"):
         before = (tmp_path / target).read_bytes()
-        proc = _cli("batch", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / target), *base)
+        proc = run_cli("batch", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / target), *base)
         err = proc.stderr.decode()
         assert proc.returncode == 20, err
         assert "choose another --out" in err

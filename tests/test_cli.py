@@ -20,24 +20,40 @@ from tests.fakeserver import FakeOpenAI, Reply, completion, error_reply, summary
 runner = CliRunner()
 
 
-def run_cli(
-    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    """``python -m summarizer ARGS`` in a subprocess, as a user would run it."""
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a CLI subprocess: no key, endpoint or model from outside."""
     full_env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SUMMARIZER_MODEL")
     }
     full_env.update(env or {})
+    return full_env
+
+
+def run_cli(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``python -m summarizer ARGS`` in a subprocess, as a user would run it."""
     return subprocess.run(
         [sys.executable, "-m", "summarizer", *args],
         input=stdin,
         capture_output=True,
-        env=full_env,
+        env=cli_env(env),
         cwd=ROOT,
         timeout=120,
         check=False,
+    )
+
+
+def start_cli(*args: str) -> subprocess.Popen[bytes]:
+    """:func:`run_cli` in the background, for tests that interrupt it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "summarizer", *args],
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
