@@ -58,11 +58,11 @@ import openai  # noqa: E402
 from fake_server import load_answers, probes  # noqa: E402
 
 from summarizer import __version__  # noqa: E402
-from summarizer.batch import BatchItem, BatchOptions, run_batch  # noqa: E402
+from summarizer.backends.http import ShardedTransport  # noqa: E402
+from summarizer.batch.runner import BatchItem, BatchOptions, run_batch  # noqa: E402
+from summarizer.contract.models import ArticleSummary  # noqa: E402
 from summarizer.pipeline import Summarizer  # noqa: E402
-from summarizer.schema import ArticleSummary  # noqa: E402
 from summarizer.settings import Settings  # noqa: E402
-from summarizer.transport import ShardedTransport  # noqa: E402
 
 T = TypeVar("T")
 DATASET = ROOT / "evals" / "wikinews"
@@ -246,7 +246,7 @@ def overhead(n: int) -> dict[str, Any]:
         http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         s = Summarizer(Settings.resolve(model="bench", base_url="http://127.0.0.1:9/v1"),
                        async_http_client=http)  # fmt: skip
-        sdk = s.llm.aclient  # chat requests go through its generic ``post``
+        sdk = s.backend.aclient  # type: ignore[attr-defined]  # requests go through ``post``
         original = sdk.post
         in_sdk: list[float] = []
 

@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from summarizer import Settings, Summarizer, SummarizerError  # noqa: E402
+from summarizer.backends.extraction import response_model  # noqa: E402
+from summarizer.backends.local import load_model  # noqa: E402
 from summarizer.cache import ResponseCache  # noqa: E402
 from summarizer.grounding import quote_candidates  # noqa: E402
-from summarizer.local import local_backend  # noqa: E402
-from summarizer.schema import response_model  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -51,7 +51,7 @@ def peak_rss_mib() -> float:
 def bench_speed(text: str, runs: int) -> dict[str, Any]:
     settings = Settings.resolve(env={}, model="local", max_reasks=0)
     summarizer = Summarizer(settings)
-    backend = local_backend(settings)
+    backend = load_model(settings)
     params = summarizer.generation_params()
     messages = summarizer.prompt.render(text)
     limits = summarizer.prompt.spec.limits.as_tuple()

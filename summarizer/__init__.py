@@ -1,65 +1,141 @@
 """summarizer: news article in, structured and verifiable summary out.
 
-The public API is what this module exports; everything else may change.
+The public API is what this module exports (``__all__``); everything else may change.
+Names are imported on first use, so ``import summarizer`` is cheap and a program that
+only reads the contract never imports the OpenAI SDK (about 1.5 s).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("summarizer")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from summarizer.batch import BatchItem, BatchOptions, collect_items, run_batch
-from summarizer.cache import ResponseCache
-from summarizer.errors import (
-    ArticleTooLongError,
-    AuthenticationError,
-    BackendUnavailableError,
-    BatchError,
-    BatchFailuresError,
-    BudgetExceededError,
-    ConfigurationError,
-    EmptyInputError,
-    FetchContentError,
-    FetchError,
-    FetchStatusError,
-    InputDecodeError,
-    InputError,
-    InputIsDirectoryError,
-    InputNotFoundError,
-    InvalidOutputError,
-    NoArticleTextError,
-    OutputError,
-    PromptError,
-    ProviderError,
-    ProviderUnreachableError,
-    SummarizerError,
-    UngroundedError,
-)
-from summarizer.grounding import Aligner
-from summarizer.inputs import Article, read_article
-from summarizer.ledger import BatchStats
-from summarizer.pipeline import Summarizer, asummarize, summarize
-from summarizer.pricing import Price, load_prices
-from summarizer.prompts import Prompt, list_prompts, load_prompt
-from summarizer.ratelimit import RateLimiter
-from summarizer.render import render
-from summarizer.schema import (
-    SCHEMA_VERSION,
-    Actor,
-    ArticleSummary,
-    Commitment,
-    Evidence,
-    KeyPoint,
-    KeySummary,
-    OpenQuestion,
-    contract_json_schema,
-    contract_warnings,
-)
-from summarizer.settings import Settings
+from summarizer._version import __version__
+
+if TYPE_CHECKING:
+    from summarizer.backends import Backend, CallStats
+    from summarizer.backends.function import FunctionBackend, FunctionCall
+    from summarizer.batch.ledger import BatchStats
+    from summarizer.batch.pricing import Price, load_prices
+    from summarizer.batch.ratelimit import RateLimiter
+    from summarizer.batch.runner import BatchItem, BatchOptions, collect_items, run_batch
+    from summarizer.cache import ResponseCache
+    from summarizer.contract import (
+        SCHEMA_VERSION,
+        Actor,
+        ArticleSummary,
+        Commitment,
+        Evidence,
+        KeyPoint,
+        KeySummary,
+        OpenQuestion,
+        contract_json_schema,
+        contract_warnings,
+    )
+    from summarizer.contract.render import render
+    from summarizer.errors import (
+        EXIT_CODES,
+        ArticleTooLongError,
+        AuthenticationError,
+        BackendUnavailableError,
+        BatchError,
+        BatchFailuresError,
+        BudgetExceededError,
+        ConfigurationError,
+        DatasetError,
+        EmptyInputError,
+        FetchContentError,
+        FetchError,
+        FetchStatusError,
+        InputDecodeError,
+        InputError,
+        InputIsDirectoryError,
+        InputNotFoundError,
+        InvalidOutputError,
+        NoArticleTextError,
+        OutputError,
+        PromptError,
+        ProviderError,
+        ProviderUnreachableError,
+        RegressionError,
+        SummarizerError,
+        UngroundedError,
+        WorkerDiedError,
+    )
+    from summarizer.grounding import Aligner, Grounder
+    from summarizer.inputs import Article, read_article
+    from summarizer.pipeline import Summarizer, asummarize, summarize
+    from summarizer.prompts import Prompt, list_prompts, load_prompt
+    from summarizer.settings import Settings
+
+# Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("Backend", "CallStats"), "summarizer.backends"),
+    **dict.fromkeys(("FunctionBackend", "FunctionCall"), "summarizer.backends.function"),
+    "BatchStats": "summarizer.batch.ledger",
+    **dict.fromkeys(("Price", "load_prices"), "summarizer.batch.pricing"),
+    "RateLimiter": "summarizer.batch.ratelimit",
+    **dict.fromkeys(
+        ("BatchItem", "BatchOptions", "collect_items", "run_batch"), "summarizer.batch.runner"
+    ),
+    "ResponseCache": "summarizer.cache",
+    **dict.fromkeys(
+        (
+            "SCHEMA_VERSION",
+            "Actor",
+            "ArticleSummary",
+            "Commitment",
+            "Evidence",
+            "KeyPoint",
+            "KeySummary",
+            "OpenQuestion",
+            "contract_json_schema",
+            "contract_warnings",
+        ),
+        "summarizer.contract",
+    ),
+    "render": "summarizer.contract.render",
+    **dict.fromkeys(
+        (
+            "EXIT_CODES",
+            "ArticleTooLongError",
+            "AuthenticationError",
+            "BackendUnavailableError",
+            "BatchError",
+            "BatchFailuresError",
+            "BudgetExceededError",
+            "ConfigurationError",
+            "DatasetError",
+            "EmptyInputError",
+            "FetchContentError",
+            "FetchError",
+            "FetchStatusError",
+            "InputDecodeError",
+            "InputError",
+            "InputIsDirectoryError",
+            "InputNotFoundError",
+            "InvalidOutputError",
+            "NoArticleTextError",
+            "OutputError",
+            "PromptError",
+            "ProviderError",
+            "ProviderUnreachableError",
+            "RegressionError",
+            "SummarizerError",
+            "UngroundedError",
+            "WorkerDiedError",
+        ),
+        "summarizer.errors",
+    ),
+    **dict.fromkeys(("Aligner", "Grounder"), "summarizer.grounding"),
+    **dict.fromkeys(("Article", "read_article"), "summarizer.inputs"),
+    **dict.fromkeys(("Summarizer", "asummarize", "summarize"), "summarizer.pipeline"),
+    **dict.fromkeys(("Prompt", "list_prompts", "load_prompt"), "summarizer.prompts"),
+    "Settings": "summarizer.settings",
+}
 
 __all__ = [
+    "EXIT_CODES",
     "SCHEMA_VERSION",
     "Actor",
     "Aligner",
@@ -67,6 +143,7 @@ __all__ = [
     "ArticleSummary",
     "ArticleTooLongError",
     "AuthenticationError",
+    "Backend",
     "BackendUnavailableError",
     "BatchError",
     "BatchFailuresError",
@@ -74,13 +151,18 @@ __all__ = [
     "BatchOptions",
     "BatchStats",
     "BudgetExceededError",
+    "CallStats",
     "Commitment",
     "ConfigurationError",
+    "DatasetError",
     "EmptyInputError",
     "Evidence",
     "FetchContentError",
     "FetchError",
     "FetchStatusError",
+    "FunctionBackend",
+    "FunctionCall",
+    "Grounder",
     "InputDecodeError",
     "InputError",
     "InputIsDirectoryError",
@@ -97,11 +179,13 @@ __all__ = [
     "ProviderError",
     "ProviderUnreachableError",
     "RateLimiter",
+    "RegressionError",
     "ResponseCache",
     "Settings",
     "Summarizer",
     "SummarizerError",
     "UngroundedError",
+    "WorkerDiedError",
     "__version__",
     "asummarize",
     "collect_items",
@@ -115,3 +199,16 @@ __all__ = [
     "run_batch",
     "summarize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'summarizer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

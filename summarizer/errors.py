@@ -29,7 +29,11 @@ The tree (exit codes in brackets)::
     └── BatchError
         ├── BatchFailuresError [60]       a batch ended with some articles failed
         ├── BudgetExceededError [61]      --max-cost stopped a batch before every article ran
-        └── WorkerDiedError [60]          a worker process died (on its articles' lines)
+        └── WorkerDiedError [62]          a worker process died (on its articles' lines;
+                                          the batch then exits 60)
+
+Outside the tree: 0 success, 2 a usage error (unknown option, missing argument),
+130 interrupted (Ctrl-C). :data:`EXIT_CODES` lists them all with their meanings.
 
 Errors say what went wrong and what to do, in one line, because the CLI prints
 ``str(error)`` as is. Provider errors keep the provider's original exception as
@@ -58,65 +62,93 @@ class SummarizerError(Exception):
 class InputError(SummarizerError):
     """The article cannot be used as given."""
 
-    exit_code = 10
-
 
 class EmptyInputError(InputError):
+    """The article is empty or only whitespace."""
+
     exit_code = 10
 
 
 class InputNotFoundError(InputError):
+    """No such file."""
+
     exit_code = 11
 
 
 class InputIsDirectoryError(InputError):
+    """A directory where a file was expected."""
+
     exit_code = 12
 
 
 class InputDecodeError(InputError):
+    """Binary or non-UTF-8 bytes where text was expected."""
+
     exit_code = 13
 
 
 class ArticleTooLongError(InputError):
+    """The article does not fit the model's context, even split into parts."""
+
     exit_code = 14
 
 
 class DatasetError(InputError):
+    """An eval dataset, golden file or report is invalid."""
+
     exit_code = 15
 
 
 class NoArticleTextError(InputError):
+    """An HTML page with no article text in it."""
+
     exit_code = 16
 
 
 class FetchError(InputError):
-    """A URL could not be turned into article text; subclasses say how the server answered."""
+    """A URL could not be fetched: DNS, refused, timeout, too many redirects.
+
+    Subclasses say how the server answered when it did.
+    """
 
     exit_code = 17
 
 
 class FetchStatusError(FetchError):
+    """The server answered the URL with 4xx/5xx."""
+
     exit_code = 18
 
 
 class FetchContentError(FetchError):
+    """The URL is not HTML or plain text (PDF, image...), or over the size cap."""
+
     exit_code = 19
 
 
 class ConfigurationError(SummarizerError):
+    """No model configured, or an option or setting has a bad value."""
+
     exit_code = 20
 
 
 class PromptError(ConfigurationError):
+    """Unknown prompt, or an invalid prompt file."""
+
     exit_code = 21
 
 
 class BackendUnavailableError(ConfigurationError):
+    """An optional backend is not installed or cannot load."""
+
     exit_code = 22
 
 
 class ProviderError(SummarizerError):
-    """The model endpoint failed; ``provider`` names it, ``attempts`` counts tries."""
+    """The model endpoint answered with an error.
+
+    ``provider`` names it, ``attempts`` counts tries.
+    """
 
     exit_code = 32
 
@@ -127,10 +159,14 @@ class ProviderError(SummarizerError):
 
 
 class ProviderUnreachableError(ProviderError):
+    """The model endpoint cannot be reached: connection refused, DNS, timeouts."""
+
     exit_code = 30
 
 
 class AuthenticationError(ProviderError):
+    """The model endpoint rejected the credentials (401/403)."""
+
     exit_code = 31
 
 
@@ -140,66 +176,74 @@ class OutputError(SummarizerError):
     ``meta`` is filled in even here, where no model call failed outright.
     """
 
-    exit_code = 40
-
 
 class InvalidOutputError(OutputError):
+    """The model never produced a valid summary."""
+
     exit_code = 40
 
 
 class UngroundedError(OutputError):
+    """--strict, and some evidence was still not found in the article."""
+
     exit_code = 41
 
 
 class RegressionError(SummarizerError):
+    """An eval dropped more than allowed below its baseline."""
+
     exit_code = 50
 
 
 class BatchError(SummarizerError):
     """A batch finished, but not every article has a summary."""
 
-    exit_code = 60
-
 
 class BatchFailuresError(BatchError):
+    """A batch ended with some articles failed (their lines say why)."""
+
     exit_code = 60
 
 
 class BudgetExceededError(BatchError):
+    """--max-cost stopped a batch before every article ran."""
+
     exit_code = 61
 
 
 class WorkerDiedError(BatchError):
-    """A batch worker process ended before finishing its articles (killed, out of
-    memory); recorded on those articles' lines, which a rerun retries."""
+    """A batch worker process died (killed, out of memory) before finishing its articles.
 
-    exit_code = 60
+    Recorded on those articles' lines, which a rerun retries.
+    """
+
+    exit_code = 62
 
 
-EXIT_CODES: dict[str, int] = {
-    cls.__name__: cls.exit_code
-    for cls in (
-        SummarizerError,
-        EmptyInputError,
-        InputNotFoundError,
-        InputIsDirectoryError,
-        InputDecodeError,
-        ArticleTooLongError,
-        DatasetError,
-        NoArticleTextError,
-        FetchError,
-        FetchStatusError,
-        FetchContentError,
-        ConfigurationError,
-        PromptError,
-        BackendUnavailableError,
-        ProviderUnreachableError,
-        AuthenticationError,
-        ProviderError,
-        InvalidOutputError,
-        UngroundedError,
-        RegressionError,
-        BatchFailuresError,
-        BudgetExceededError,
+def _leaves(cls: type[SummarizerError]) -> list[type[SummarizerError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_leaves(sub))
+    return out
+
+
+def _meaning(cls: type[SummarizerError]) -> str:
+    return (cls.__doc__ or "").strip().split("\n")[0].rstrip(".")
+
+
+#: Every exit code the CLI uses: code -> (name, meaning), in order.
+EXIT_CODES: dict[int, tuple[str, str]] = dict(
+    sorted(
+        {
+            0: ("ok", "Success"),
+            1: ("internal", "An unexpected error: a bug, please report it with the command"),
+            2: ("usage", "A usage error: unknown option, missing or malformed argument"),
+            130: ("interrupted", "Interrupted (Ctrl-C); what was finished is kept"),
+            **{
+                cls.exit_code: (cls.__name__, _meaning(cls))
+                for cls in _leaves(SummarizerError)
+                if "exit_code" in cls.__dict__ and cls is not SummarizerError
+            },
+        }.items()
     )
-}
+)

@@ -12,10 +12,12 @@ Matching runs in three steps, cheapest first:
    text, score >= ``FUZZY_MIN_SCORE``, length within 20%), whose span then replaces
    the quote so the output stays verbatim.
 
-The :class:`Grounder` runs inside :class:`~summarizer.schema.ArticleSummary`'s
-validator. With ``policy="raise"`` a miss is a validation error, which Instructor sends
-back to the model as a re-ask; with ``policy="drop"`` (the fallback once re-asks run
-out) the unsupported items are removed and listed in a :class:`GroundingReport`.
+A :class:`Grounder` is built for one article and applied to a summary explicitly.
+With ``policy="raise"`` a miss raises :class:`GroundingError`; the extraction loop
+(:mod:`summarizer.backends.extraction`) applies it inside its response model's
+validator, so Instructor sends the error back to the model as a re-ask. With
+``policy="drop"`` (the fallback once re-asks run out) the unsupported items are
+removed and listed in a :class:`GroundingReport`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from rapidfuzz import fuzz
 from summarizer.text import sentence_spans
 
 if TYPE_CHECKING:
-    from summarizer.schema import Actor, ArticleSummary, Evidence
+    from summarizer.contract.models import Actor, ArticleSummary, Evidence
 
 T = TypeVar("T")
 FUZZY_MIN_SCORE = 90.0
@@ -129,6 +131,14 @@ def _normalize_slow(text: str) -> tuple[str, list[int]]:
             index.append(i)
     index.append(len(text))
     return "".join(out), index
+
+
+class GroundingError(ValueError):
+    """Some evidence is not in the article (the ``raise`` policy).
+
+    A ``ValueError``, so that inside a response model's validator it becomes a
+    validation error, which Instructor sends back to the model as a re-ask.
+    """
 
 
 @dataclass(frozen=True)
@@ -317,7 +327,7 @@ class Grounder:
             kept_questions.append(q)
         summary.open_questions = kept_questions
         if problems:
-            raise ValueError(
+            raise GroundingError(
                 "Some evidence is not supported by the article. Every quote must be "
                 "copied character for character from the article text, and every "
                 "commitment's actor must be one of the actors' names. Fix these:\n- "

@@ -20,8 +20,7 @@ apply, and the new key points' quotes map back into the full article.
 
 from __future__ import annotations
 
-from summarizer.grounding import Aligner, normalize
-from summarizer.schema import (
+from summarizer.contract.models import (
     Actor,
     ArticleSummary,
     Commitment,
@@ -29,7 +28,8 @@ from summarizer.schema import (
     KeySummary,
     OpenQuestion,
 )
-from summarizer.scoring import dice, span_overlap, stems
+from summarizer.evals.scoring import dice, span_overlap, stems
+from summarizer.grounding import Aligner, normalize
 from summarizer.text import sentence_spans
 
 SAME_MEANING = 0.6  # lexical similarity above which two items say the same thing

@@ -11,30 +11,49 @@ import asyncio
 import hashlib
 import json
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import httpx
-
-from summarizer import __version__
+from summarizer._version import __version__
+from summarizer.backends import Backend, Messages, Throttle, backend_for
+from summarizer.backends.extraction import Extraction, Extractor
 from summarizer.cache import ResponseCache, cache_key
 from summarizer.chunking import Part, paragraph_spans, split_article
+from summarizer.contract import SCHEMA_VERSION, ArticleSummary, contract_warnings
 from summarizer.errors import ArticleTooLongError
+from summarizer.grounding import Grounder
 from summarizer.inputs import check_text
-from summarizer.llm import Extraction, LLMClient
 from summarizer.merge import digest, merge_parts, remap_key_summary, shift
 from summarizer.prompts import Prompt, load_prompt
-from summarizer.ratelimit import RateLimiter
-from summarizer.schema import SCHEMA_VERSION, ArticleSummary, contract_warnings
 from summarizer.settings import Settings
-from summarizer.tokens import CHARS_PER_TOKEN, answer_tokens, estimate_tokens
+from summarizer.tokens import CHARS_PER_TOKEN, answer_tokens
 
-Messages = list[dict[str, str]]
+if TYPE_CHECKING:
+    import httpx
+
 Request = tuple[Messages, dict[str, Any]]  # messages and generation parameters
 
-_REMOTE_PARAMS = ("temperature", "top_p", "seed")
+# The modules that turn a model's answer into the summary we store: a change to any
+# of them changes what a cached answer would become, so it is part of the cache key.
+_ANSWER_CODE = (
+    "grounding.py", "text.py", "merge.py", "chunking.py", "pipeline.py",
+    "contract/models.py", "contract/llm_schema.py", "contract/warnings.py",
+    "backends/extraction.py",
+)  # fmt: skip
+
+
+@cache
+def code_fingerprint() -> str:
+    """sha256 over the source of the modules in ``_ANSWER_CODE``."""
+    package = Path(__file__).resolve().parent
+    digest_ = hashlib.sha256()
+    for name in _ANSWER_CODE:
+        digest_.update(name.encode())
+        digest_.update((package / name).read_bytes())
+    return digest_.hexdigest()
 
 
 class Summarizer:
@@ -51,10 +70,11 @@ class Summarizer:
         self,
         settings: Settings | None = None,
         *,
+        backend: Backend | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         cache: ResponseCache | None = None,
-        throttle: RateLimiter | None = None,
+        throttle: Throttle | None = None,
         **overrides: Any,
     ) -> None:
         if settings is None:
@@ -63,47 +83,37 @@ class Summarizer:
             settings = settings.with_(**overrides)
             settings.validate()
         self.settings = settings
-        self.prompt: Prompt = load_prompt(settings.prompt)
-        self._http_client = http_client
-        self._async_http_client = async_http_client
-        self._llm: LLMClient | None = None
+        #: The model behind this summarizer (built from ``settings`` unless given).
+        self.backend: Backend = backend or backend_for(
+            settings,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            throttle=throttle,
+        )
+        self.prompt: Prompt = load_prompt(settings.prompt or self.backend.default_prompt)
+        self.extractor = Extractor(
+            self.backend,
+            limits=self.prompt.spec.limits.as_tuple(),
+            max_reasks=settings.max_reasks,
+            strict=settings.strict,
+        )
         self.cache = cache
-        self.throttle = throttle
 
     # -- lifecycle -------------------------------------------------------------------
 
-    @property
-    def llm(self) -> LLMClient:
-        if self._llm is None:
-            local_create = None
-            if self.settings.model_ref.is_local:
-                from summarizer.local import local_backend
-
-                local_create = local_backend(self.settings).create
-            self._llm = LLMClient(
-                self.settings,
-                http_client=self._http_client,
-                async_http_client=self._async_http_client,
-                local_create=local_create,
-                limits=self.prompt.spec.limits.as_tuple(),
-                throttle=self.throttle,
-            )
-        return self._llm
-
     def prepare(self) -> None:
         """Do now the one-time work of a first article: compile the prompt's
-        templates and :meth:`LLMClient.prepare`. A batch calls this before forking
-        its workers."""
+        templates, build the response model, and the backend's own (import the HTTP
+        stack, or load the embedded model). A batch calls this before forking."""
         self.prompt.render("")
-        self.llm.prepare()
+        self.extractor.prepare()
+        self.backend.prepare()
 
     def close(self) -> None:
-        if self._llm is not None:
-            self._llm.close()
+        self.backend.close()
 
     async def aclose(self) -> None:
-        if self._llm is not None:
-            await self._llm.aclose()
+        await self.backend.aclose()
 
     def __enter__(self) -> Self:
         return self
@@ -195,7 +205,7 @@ class Summarizer:
         messages, params, key, cached = self._lookup(text, source, title, language, record, request)
         if cached is not None:
             return cached
-        extraction = self.llm.extract(messages, params, text)
+        extraction = self.extractor.extract(messages, params, Grounder(text))
         return self._store(key, self._finish(extraction, source, record))
 
     async def _asummarize_one(
@@ -205,7 +215,7 @@ class Summarizer:
         messages, params, key, cached = self._lookup(text, source, title, language, record, request)
         if cached is not None:
             return cached
-        extraction = await self.llm.aextract(messages, params, text)
+        extraction = await self.extractor.aextract(messages, params, Grounder(text))
         return self._store(key, self._finish(extraction, source, record))
 
     def _lookup(
@@ -220,15 +230,6 @@ class Summarizer:
 
     # -- long articles -----------------------------------------------------------------
 
-    def _count_text(self) -> Callable[[str], int]:
-        """Tokens of a piece of text for this model: the embedded model's tokenizer,
-        else a pessimistic estimate (remote tokenizers are not available offline)."""
-        if self.settings.model_ref.is_local:
-            from summarizer.local import local_backend
-
-            return local_backend(self.settings).count_text
-        return estimate_tokens
-
     def _plan(
         self, text: str, title: str | None, language: str | None, source: str
     ) -> tuple[list[Part], Request | None]:
@@ -236,15 +237,17 @@ class Summarizer:
         (rendered and counted once, for the call to reuse)."""
         params = self.generation_params()
         out = answer_tokens(params)
-        budget = self.settings.context_budget()
+        budget = self.backend.context_window()
         messages = self.prompt.render(text, title=title, language=language)
-        needed = self._count_messages(messages)
+        needed = self.backend.count_messages(messages)
         if needed + out <= budget:
             return [Part(0, len(text))], (messages, params)
-        overhead = self._count_messages(self.prompt.render("", title=title, language=language))
+        overhead = self.backend.count_messages(
+            self.prompt.render("", title=title, language=language)
+        )
         room = budget - out - overhead
         most = self.settings.max_parts
-        count = self._count_text()
+        count = self.backend.count_text
         estimate = math.ceil(count(text) / max(room, 1))
         if room < 200 or estimate > most or most == 1:
             raise ArticleTooLongError(
@@ -270,8 +273,8 @@ class Summarizer:
         in one call, so it gets the room of one part."""
         params = self.generation_params()
         out = answer_tokens(params)
-        overhead = self._count_messages(self.prompt.render(""))
-        room_tokens = self.settings.context_budget() - out - overhead
+        overhead = self.backend.count_messages(self.prompt.render(""))
+        room_tokens = self.backend.context_window() - out - overhead
         room_chars = int(room_tokens * CHARS_PER_TOKEN * 0.9)
         spans = digest(text, summaries, room_chars)
         if not spans:  # no key point survived in any part: the opening paragraphs
@@ -356,14 +359,12 @@ class Summarizer:
                     json.dumps(messages, ensure_ascii=False).encode("utf-8")
                 ).hexdigest(),
                 "prompt": [self.prompt.name, self.prompt.version, self.prompt.sha256],
-                "model": str(s.model_ref),
-                "model_file": self._model_file().get("sha256"),
-                "base_url": s.effective_base_url,
-                "mode": s.effective_mode,
+                "backend": self.backend.cache_identity(),
                 "params": params,
                 "strict": s.strict,
                 "max_reasks": s.max_reasks,
                 "schema_version": SCHEMA_VERSION,
+                "code": code_fingerprint(),
             }
         )
 
@@ -387,33 +388,16 @@ class Summarizer:
             summary.meta["cache"] = {"hit": False, "key": key}
         return summary
 
-    def _model_file(self) -> dict[str, Any]:
-        if not self.settings.model_ref.is_local:
-            return {}
-        from summarizer.local import local_backend
-
-        return local_backend(self.settings).describe()
-
     def generation_params(self) -> dict[str, Any]:
-        """The parameters sent with each request: prompt defaults, then settings."""
+        """The parameters sent with each request: prompt defaults, then settings,
+        as the backend names and filters them."""
         defaults = self.prompt.spec.parameters.model_dump(exclude_none=True)
         if self.settings.temperature is not None:
             defaults["temperature"] = self.settings.temperature
         if self.settings.max_tokens is not None:
             defaults["max_tokens"] = self.settings.max_tokens
-        if self.settings.model_ref.is_local:
-            defaults["prompt_format"] = self.prompt.spec.format
-            return defaults
-        params = {k: v for k, v in defaults.items() if k in _REMOTE_PARAMS}
-        # OpenAI's newer models accept only max_completion_tokens; other servers
-        # mostly know only max_tokens.
-        key = (
-            "max_completion_tokens"
-            if self.settings.model_ref.provider == "openai"
-            else "max_tokens"
-        )
-        params[key] = defaults["max_tokens"]
-        return params
+        defaults["prompt_format"] = self.prompt.spec.format
+        return self.backend.request_params(defaults)
 
     def _prepare(
         self, text: str, source: str, title: str | None, language: str | None
@@ -424,19 +408,12 @@ class Summarizer:
         self._check_budget(messages, params, source)
         return messages, params
 
-    def _count_messages(self, messages: list[dict[str, str]]) -> int:
-        if self.settings.model_ref.is_local:
-            from summarizer.local import local_backend
-
-            return local_backend(self.settings).count_tokens(messages)
-        return estimate_tokens("".join(m["content"] for m in messages))
-
     def _check_budget(
         self, messages: list[dict[str, str]], params: dict[str, Any], source: str
     ) -> None:
-        budget = self.settings.context_budget()
+        budget = self.backend.context_window()
         out = answer_tokens(params)
-        needed = self._count_messages(messages)
+        needed = self.backend.count_messages(messages)
         if needed + out > budget:
             raise ArticleTooLongError(
                 f"{source}: the prompt is about {needed} tokens and the answer needs "
@@ -449,7 +426,6 @@ class Summarizer:
     ) -> ArticleSummary:
         summary = extraction.summary.to_public()
         report = extraction.report
-        settings = self.settings
         summary.meta = {
             "summarizer_version": __version__,
             "schema_version": SCHEMA_VERSION,
@@ -461,9 +437,7 @@ class Summarizer:
                 "version": self.prompt.version,
                 "sha256": self.prompt.sha256,
             },
-            "model": str(settings.model_ref),
-            "mode": settings.effective_mode,
-            "base_url": settings.effective_base_url,
+            **self.backend.describe(),
             "parameters": self.generation_params(),
             **extraction.stats.as_meta(),
             "grounding": {
@@ -476,8 +450,6 @@ class Summarizer:
             },
             "warnings": contract_warnings(summary),
         }
-        if settings.model_ref.is_local:
-            summary.meta["model_file"] = self._model_file()
         return summary
 
 
@@ -497,11 +469,16 @@ def summarize(
     *,
     model: str | None = None,
     prompt: str | None = None,
+    source: str = "<text>",
+    title: str | None = None,
+    language: str | None = None,
+    backend: Backend | None = None,
     **settings: Any,
 ) -> ArticleSummary:
-    """Summarize ``text`` once; see :class:`Summarizer` for repeated use."""
-    with Summarizer(model=model, prompt=prompt, **settings) as s:
-        return s.summarize(text)
+    """Summarize ``text`` once; see :class:`Summarizer` for repeated use and for
+    what ``source``, ``title`` and ``language`` do."""
+    with Summarizer(model=model, prompt=prompt, backend=backend, **settings) as s:
+        return s.summarize(text, source=source, title=title, language=language)
 
 
 async def asummarize(
@@ -509,8 +486,12 @@ async def asummarize(
     *,
     model: str | None = None,
     prompt: str | None = None,
+    source: str = "<text>",
+    title: str | None = None,
+    language: str | None = None,
+    backend: Backend | None = None,
     **settings: Any,
 ) -> ArticleSummary:
     """Async :func:`summarize`."""
-    async with Summarizer(model=model, prompt=prompt, **settings) as s:
-        return await s.asummarize(text)
+    async with Summarizer(model=model, prompt=prompt, backend=backend, **settings) as s:
+        return await s.asummarize(text, source=source, title=title, language=language)

@@ -23,8 +23,6 @@ from summarizer.errors import ConfigurationError
 Mode = Literal["tools", "json_schema", "json", "md_json"]
 MODES: tuple[Mode, ...] = ("tools", "json_schema", "json", "md_json")
 DEFAULT_OPENAI_MODEL = "openai/gpt-4o-mini"
-DEFAULT_PROMPT = "summarize@v1"
-DEFAULT_LOCAL_PROMPT = "summarize-local@v1"
 LOCAL = "local"
 
 # Providers we know by prefix, with their default base URL (None = the OpenAI SDK's).
@@ -38,23 +36,6 @@ PROVIDERS: dict[str, str | None] = {
     "llamacpp": "http://localhost:8080/v1",
     "lmstudio": "http://localhost:1234/v1",
 }
-
-# Context windows (tokens) of common models; unknown remote models get
-# ``DEFAULT_CONTEXT_WINDOW`` unless ``context_window`` is set. The server's own
-# "context length exceeded" answer is mapped to the same error as a backstop.
-CONTEXT_WINDOWS: dict[str, int] = {
-    "gpt-4o": 128_000,
-    "gpt-4o-mini": 128_000,
-    "gpt-4.1": 1_047_576,
-    "gpt-4.1-mini": 1_047_576,
-    "gpt-4.1-nano": 1_047_576,
-    "gpt-5": 400_000,
-    "gpt-5-mini": 400_000,
-    "gpt-5-nano": 400_000,
-    "o3": 200_000,
-    "o4-mini": 200_000,
-}
-DEFAULT_CONTEXT_WINDOW = 32_768
 
 
 @dataclass(frozen=True)
@@ -93,15 +74,16 @@ class Settings:
     """Everything a run needs to know, resolved once.
 
     ``model`` is the only required piece; :meth:`resolve` fills it by the order in
-    the module docstring. Generation parameters left as ``None`` come from the prompt
-    file's defaults.
+    the module docstring, and it is parsed once, here (:attr:`model_ref`). Generation
+    parameters left as ``None`` come from the prompt file's defaults; a ``prompt``
+    left as ``None`` is the backend's default (the embedded model has its own).
     """
 
     model: str = LOCAL
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     mode: Mode | None = None
-    prompt: str = DEFAULT_PROMPT
+    prompt: str | None = None
     strict: bool = False
     max_reasks: int = 2
     max_transport_retries: int = 4
@@ -118,6 +100,10 @@ class Settings:
     local_n_ctx: int = 8192
     local_threads: int | None = None
     local_seed: int = 0
+    model_ref: ModelRef = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_ref", ModelRef.parse(self.model, base_url=self.base_url))
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
@@ -139,9 +125,6 @@ class Settings:
                 values["model"] = LOCAL
         if env.get("SUMMARIZER_PROMPT") and "prompt" not in values:
             values["prompt"] = env["SUMMARIZER_PROMPT"]
-        if "prompt" not in values and ModelRef.parse(values["model"]).is_local:
-            # Small local models need their own prompt (see prompts/summarize-local).
-            values["prompt"] = DEFAULT_LOCAL_PROMPT
         settings = cls(**values)
         settings.validate()
         return settings
@@ -155,15 +138,10 @@ class Settings:
             raise ConfigurationError("retry counts must be 0 or more")
         if self.max_parts < 1:
             raise ConfigurationError("--max-parts must be 1 or more")
-        ModelRef.parse(self.model, base_url=self.base_url)
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some values changed (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    @property
-    def model_ref(self) -> ModelRef:
-        return ModelRef.parse(self.model, base_url=self.base_url)
 
     @property
     def effective_base_url(self) -> str | None:
@@ -182,12 +160,3 @@ class Settings:
         ):
             return "tools"
         return "json_schema"
-
-    def context_budget(self) -> int:
-        """The model's context window in tokens, as best we know it."""
-        if self.context_window:
-            return self.context_window
-        ref = self.model_ref
-        if ref.is_local:
-            return self.local_n_ctx
-        return CONTEXT_WINDOWS.get(ref.name, DEFAULT_CONTEXT_WINDOW)

@@ -4,7 +4,7 @@ Remote tokenizers are not available offline, so a remote model's share of its
 context is estimated from characters, deliberately pessimistically (3.5 per token,
 where English averages about 4), so that a borderline article is split or refused
 here rather than by the server. The embedded model counts with its own tokenizer
-(:meth:`summarizer.local.LocalBackend.count_text`).
+(:meth:`summarizer.backends.local.LocalBackend.count_text`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from summarizer.batch import (
+from summarizer.backends.http import SEND_TRACKER, ShardedTransport
+from summarizer.batch.ledger import ledger_path
+from summarizer.batch.pricing import Price, load_prices, price_for, usage_cost
+from summarizer.batch.ratelimit import RateLimiter, _Bucket, parse_rate_limit
+from summarizer.batch.runner import (
     BatchItem,
     BatchOptions,
     collect_items,
@@ -27,11 +31,7 @@ from summarizer.batch import (
 )
 from summarizer.cache import ResponseCache
 from summarizer.errors import ConfigurationError, DatasetError
-from summarizer.ledger import ledger_path
-from summarizer.pricing import Price, load_prices, price_for, usage_cost
-from summarizer.ratelimit import RateLimiter, _Bucket, parse_rate_limit
-from summarizer.settings import ModelRef, Settings
-from summarizer.transport import SEND_TRACKER, ShardedTransport
+from summarizer.settings import Settings
 from tests.conftest import ROOT
 from tests.fakeserver import FakeOpenAI, Reply, completion, error_reply, summary_reply
 from tests.test_cli import run_cli, start_cli
@@ -414,17 +414,17 @@ async def test_token_budget_is_corrected_by_actual_usage() -> None:
 
 def test_prices_builtin_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prices = load_prices()
-    assert price_for(ModelRef("openai", "gpt-4o-mini"), prices) == Price(0.15, 0.60)
-    assert price_for(ModelRef("local", ""), prices) == Price(0.0, 0.0)
-    assert price_for(ModelRef("compatible", "mine"), prices) is None
+    assert price_for("openai/gpt-4o-mini", prices) == Price(0.15, 0.60)
+    assert price_for("local", prices, free=True) == Price(0.0, 0.0)
+    assert price_for("compatible/mine", prices) is None
     env_file = tmp_path / "env.toml"
     env_file.write_text('["compatible/mine"]\ninput = 1\noutput = 2\n')
     monkeypatch.setenv("SUMMARIZER_PRICES", str(env_file))
     user = tmp_path / "user.toml"
     user.write_text('["openai/gpt-4o-mini"]\ninput = 0.1\noutput = 0.2\n')
     prices = load_prices(user)
-    assert price_for(ModelRef("compatible", "mine"), prices) == Price(1.0, 2.0)
-    assert price_for(ModelRef("openai", "gpt-4o-mini"), prices) == Price(0.1, 0.2)
+    assert price_for("compatible/mine", prices) == Price(1.0, 2.0)
+    assert price_for("openai/gpt-4o-mini", prices) == Price(0.1, 0.2)
     usage = {"prompt_tokens": 1_000_000, "completion_tokens": 500_000}
     assert usage_cost(Price(1.0, 2.0), usage) == pytest.approx(2.0)
     assert usage_cost(None, usage) is None

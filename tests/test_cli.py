@@ -226,12 +226,19 @@ def test_version_and_help() -> None:
 
 
 def test_exit_codes_are_distinct() -> None:
-    from summarizer.errors import EXIT_CODES
+    from summarizer.errors import EXIT_CODES, SummarizerError, _leaves
 
-    codes = [c for name, c in EXIT_CODES.items() if name != "SummarizerError"]
-    assert len(codes) == len(set(codes))
-    listed = runner.invoke(app, ["exit-codes"])
-    assert "41  UngroundedError" in listed.stdout
+    own = [c for c in _leaves(SummarizerError) if "exit_code" in c.__dict__]
+    assert len({c.exit_code for c in own}) == len(own), "two errors share an exit code"
+    for cls in _leaves(SummarizerError):
+        if not cls.__subclasses__():
+            assert "exit_code" in cls.__dict__, f"{cls.__name__} has no exit code of its own"
+    listed = runner.invoke(app, ["exit-codes"]).stdout.splitlines()
+    assert len(listed) == len(EXIT_CODES) == len(own) + 3  # + 0, 2 and 130
+    assert any(line.split()[:2] == ["41", "UngroundedError"] for line in listed)
+    for code in (0, 1, 2, 60, 62, 130):
+        line = next(x for x in listed if x.split()[0] == str(code))
+        assert len(line.split()) >= 3, f"exit code {code} has no meaning: {line!r}"
 
 
 def test_closed_pipe_is_not_an_error() -> None:

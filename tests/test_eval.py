@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from summarizer import Summarizer
 from summarizer.cache import ResponseCache
 from summarizer.cli import app
-from summarizer.goldens import check_golden, dataset_ids
+from summarizer.evals.goldens import check_golden, dataset_ids
 from tests.conftest import ROOT
 from tests.fakeserver import FakeOpenAI, Reply, summary_reply
 

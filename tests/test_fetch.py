@@ -19,7 +19,7 @@ from summarizer import (
     __version__,
     read_article,
 )
-from summarizer.fetch import fetch, is_url
+from summarizer.inputs.fetch import fetch, is_url
 from tests.conftest import SEED
 from tests.fakeserver import FakeOpenAI, summary_reply
 from tests.pageserver import Page, PageServer, redirect

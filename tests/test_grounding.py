@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
-from summarizer.grounding import Aligner, Grounder, normalize
-from summarizer.schema import ArticleSummary
+from summarizer.contract.models import ArticleSummary
+from summarizer.grounding import Aligner, Grounder, GroundingError, normalize
 
 ARTICLE = (
     "Trump said he may soon meet with Putin in person in Saudi Arabia, though he didn\u2019t\n"
@@ -119,8 +118,8 @@ def test_raise_policy_lists_every_problem() -> None:
     data = _summary()
     data["actors"][1]["evidence"] = [{"quote": "Putin rejected all talks"}]
     data["commitments"][0]["actor"] = "Joe Biden"
-    with pytest.raises(ValidationError) as info:
-        ArticleSummary.model_validate(data, context={"grounder": Grounder(ARTICLE)})
+    with pytest.raises(GroundingError) as info:
+        Grounder(ARTICLE).apply(ArticleSummary.model_validate(data))
     message = str(info.value)
     assert "actors[1]: quote not found in the article: 'Putin rejected all talks'" in message
     assert "commitments[0]: actor 'Joe Biden' is not one of the actors' names" in message
@@ -133,7 +132,8 @@ def test_drop_policy_keeps_what_is_supported() -> None:
         {"text": "Invented.", "evidence": [{"quote": "Putin agreed to withdraw"}]}
     )
     grounder = Grounder(ARTICLE, policy="drop")
-    summary = ArticleSummary.model_validate(data, context={"grounder": grounder})
+    summary = ArticleSummary.model_validate(data)
+    grounder.apply(summary)
     assert len(summary.key_summary.key_points) == 1
     assert [ev.quote for ev in summary.actors[1].evidence] == ["meet with Putin in person"]
     assert [d.section for d in grounder.report.dropped] == ["key_summary.key_points"]
@@ -146,8 +146,8 @@ def test_drop_policy_keeps_what_is_supported() -> None:
 def test_items_without_evidence_are_unsupported() -> None:
     data = _summary()
     data["actors"][0]["evidence"] = []
-    with pytest.raises(ValidationError, match="has no evidence quote"):
-        ArticleSummary.model_validate(data, context={"grounder": Grounder(ARTICLE)})
+    with pytest.raises(GroundingError, match="has no evidence quote"):
+        Grounder(ARTICLE).apply(ArticleSummary.model_validate(data))
 
 
 def test_without_context_loading_does_not_ground() -> None:
@@ -165,7 +165,7 @@ def test_without_context_loading_does_not_ground() -> None:
     ],
 )
 def test_sentence_count_skips_abbreviations(text: str, n: int) -> None:
-    from summarizer.schema import count_sentences
+    from summarizer.text import count_sentences
 
     assert count_sentences(text) == n
 
@@ -189,7 +189,8 @@ def test_repeated_items_are_dropped_once_and_recorded() -> None:
     data["key_summary"]["key_points"] *= 3
     data["actors"].append(dict(data["actors"][0]))
     grounder = Grounder(ARTICLE)
-    summary = ArticleSummary.model_validate(data, context={"grounder": grounder})
+    summary = ArticleSummary.model_validate(data)
+    grounder.apply(summary)
     assert len(summary.key_summary.key_points) == 1
     assert [a.name for a in summary.actors] == ["Donald Trump", "Vladimir Putin"]
     assert "key_points: dropped 2 repeated item(s)" in grounder.report.fixes
@@ -207,3 +208,18 @@ def test_fast_normalize_matches_the_character_loop(text: str) -> None:
     from summarizer.grounding import _normalize_slow
 
     assert normalize(text) == _normalize_slow(text)
+
+
+def test_loading_a_summary_grounds_nothing() -> None:
+    """Grounding is an explicit step: the public model has no validator that reads
+    a grounder from anywhere, so loading an ungrounded summary just loads it."""
+    data = {
+        "key_summary": {
+            "headline": "h",
+            "summary": "s",
+            "key_points": [{"text": "Invented.", "evidence": [{"quote": "not in any article"}]}],
+        }
+    }
+    summary = ArticleSummary.model_validate(data, context={"grounder": Grounder(ARTICLE)})
+    assert summary.key_summary.key_points[0].evidence[0].start is None
+    assert not ArticleSummary.__pydantic_decorators__.model_validators

@@ -12,7 +12,7 @@ import lxml.html
 import pytest
 
 from summarizer import EmptyInputError, NoArticleTextError, Summarizer, read_article
-from summarizer.html import decode_html, extract, looks_like_html
+from summarizer.inputs.html import decode_html, extract, looks_like_html
 from tests.conftest import SEED, SHARED
 from tests.fakeserver import FakeOpenAI, summary_reply
 from tests.test_cli import FAKE, _one_line_error, run_cli
@@ -214,7 +214,7 @@ def test_cli_lists_the_new_exit_codes() -> None:
         assert line in listed
 
 
-# -- real pages, when ../shared/html-pages is there ---------------------------------
+# -- real pages (Mozilla Readability's test pages, vendored in tests/data/html-pages) --
 
 PAGES = SHARED / "html-pages"
 
@@ -227,7 +227,6 @@ def _tokens(text: str) -> Counter[str]:
     return Counter(re.findall(r"\w+", text.casefold()))
 
 
-@pytest.mark.skipif(not PAGES.is_dir(), reason=f"{PAGES} not present")
 @pytest.mark.parametrize("name", ["cnn", "lemonde-1", "heise", "la-nacion", "aktualne"])
 def test_real_pages_keep_the_article(name: str) -> None:
     folder = PAGES / name

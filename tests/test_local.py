@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from summarizer import ArticleSummary, BackendUnavailableError, Summarizer
-from summarizer import local as local_mod
+from summarizer.backends import local as local_mod
 from tests.conftest import ROOT, SEED
 
 HAS_LOCAL = all(
@@ -33,7 +33,7 @@ def test_missing_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(builtins, "__import__", no_llama)
     local_mod.default_model_file.cache_clear()
-    monkeypatch.setattr(local_mod, "_BACKENDS", {})
+    monkeypatch.setattr(local_mod, "_MODELS", {})
     with pytest.raises(BackendUnavailableError, match=r"pip install 'summarizer\[local\]'"):
         Summarizer(model="local").summarize("Some article text about a council vote.")
     local_mod.default_model_file.cache_clear()
@@ -141,7 +141,7 @@ def test_batch_with_the_embedded_model_and_a_hostile_article(tmp_path: Path) -> 
     """`batch` runs local articles in a pool of processes (one article at a time
     each, one model load each); an article that gives orders is summarized as
     content, and what survives is grounded."""
-    from summarizer.batch import BatchItem, BatchOptions, run_batch
+    from summarizer.batch.runner import BatchItem, BatchOptions, run_batch
     from summarizer.settings import Settings
     from tests.test_messy import HOSTILE
 

@@ -282,8 +282,9 @@ def test_model_output_round_trips_through_the_contract(
 def test_article_text_reaches_the_model_verbatim_even_with_template_syntax(
     fake_openai: FakeOpenAI, seed_text: str, seed_summary: dict[str, Any]
 ) -> None:
-    """Instructor renders messages as Jinja when given a validation context; ours goes
-    by a context variable, so braces in an article are text, not a template."""
+    """Instructor renders messages as Jinja when given a non-empty validation context;
+    the grounder travels in an empty one, so braces in an article are text, not a
+    template (guards summarizer.backends.extraction.GroundingContext)."""
     article = seed_text + "\n\nA reader wrote: {{ grounder }} {% if x %}yes{% endif %} {#x#}"
     fake_openai.queue(summary_reply(seed_summary))
     with _summarizer(fake_openai) as s:
@@ -299,65 +300,23 @@ def test_article_text_reaches_the_model_verbatim_even_with_template_syntax(
 async def test_async_requests_match_sync_ones_including_the_reask(
     fake_openai: FakeOpenAI, seed_text: str, seed_summary: dict[str, Any], mode: str
 ) -> None:
-    """The async path hands messages and schema to the SDK as ``extra_body`` (to skip
-    its transform); the JSON on the wire must not change, re-ask turns included
-    (each request is also checked against OpenAI's spec by the fixture)."""
+    """Sync and async send the same JSON, re-ask turns included (each request is
+    also checked against OpenAI's spec by the fixture), and return the same summary."""
     bad = json.loads(json.dumps(seed_summary))
     bad["actors"][0]["evidence"][0]["quote"] = "an invented sentence here"
     kind = "tools" if mode == "tools" else "json"
     fake_openai.queue(summary_reply(bad, mode=kind), summary_reply(seed_summary, mode=kind))
     with _summarizer(fake_openai, mode=mode) as s:
-        s.summarize(seed_text)
+        done = s.summarize(seed_text)
     fake_openai.queue(summary_reply(bad, mode=kind), summary_reply(seed_summary, mode=kind))
     async with _summarizer(fake_openai, mode=mode) as s:
         result = await s.asummarize(seed_text)
     assert result.meta["attempts"]["reasks"] == 1
     sync_requests, async_requests = fake_openai.requests[:2], fake_openai.requests[2:]
     assert async_requests == sync_requests
+    assert result.model_dump(exclude={"meta"}) == done.model_dump(exclude={"meta"})
+    unmeasured = ("created_at", "latency_s", "usage")
+    assert {k: v for k, v in result.meta.items() if k not in unmeasured} == {
+        k: v for k, v in done.meta.items() if k not in unmeasured
+    }
     assert "an invented sentence here" in json.dumps(async_requests[1]["messages"])
-
-
-async def test_async_validator_check_runs_once_for_our_model_and_always_for_others(
-    fake_openai: FakeOpenAI,
-    seed_text: str,
-    seed_summary: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Instructor's per-request walk for async validators is remembered for our own,
-    already checked response models only; anyone else's model is still refused."""
-    from instructor.v2.validation import async_validators
-    from instructor.v2.validation.async_validators import async_field_validator
-    from pydantic import BaseModel
-
-    from summarizer.llm import _instructor_model
-
-    check = async_validators.reject_async_validators
-    assert getattr(check, "remembers_checks", False), "the shim is not installed"
-    walks: list[Any] = []
-    original = check.original
-
-    def counted(model: Any) -> None:
-        walks.append(model)
-        original(model)
-
-    monkeypatch.setattr(check, "original", counted)
-
-    class Other(BaseModel):
-        name: str
-
-        @async_field_validator("name")
-        async def check_name(self, value: str) -> str:
-            return value
-
-    with pytest.raises(ValueError, match="async validators"):
-        async_validators.reject_async_validators(Other)
-    assert walks == [Other]
-
-    walks.clear()
-    _instructor_model.cache_clear()
-    fake_openai.queue(summary_reply(seed_summary), summary_reply(seed_summary))
-    async with _summarizer(fake_openai) as s:
-        await s.asummarize(seed_text)
-        await s.asummarize(seed_text + "\n\nA second article.")
-    assert len(walks) == 1  # when the wrapped model was built, not per request
-    assert walks[0].__name__ == "LLMArticleSummary"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import summarizer
-from summarizer import ConfigurationError, PromptError, Settings, load_prompt
+from summarizer import ConfigurationError, PromptError, Settings, Summarizer, load_prompt
 from summarizer.prompts import list_prompts, load_prompt_file
 from tests.conftest import ROOT
 
@@ -144,14 +144,22 @@ def test_bad_settings() -> None:
 
 
 def test_public_api_is_complete_and_sorted() -> None:
-    public = {
-        name for name in dir(summarizer)
-        if not name.startswith("_") and name not in {"annotations"}
-        and not isinstance(getattr(summarizer, name), type(summarizer))
-        and getattr(getattr(summarizer, name), "__module__", "summarizer").startswith("summarizer")
-    }  # fmt: skip
-    public.discard("version")
-    public.discard("PackageNotFoundError")
+    """Every exported name resolves, and every public name of the modules that make up
+    the API (their own ``__all__``) is exported from the package."""
+    public = set(summarizer._EXPORTS) | {"__version__"}
+    for name in summarizer.__all__:
+        assert getattr(summarizer, name) is not None
+    for module in ("summarizer.contract", "summarizer.inputs", "summarizer.backends"):
+        mod = __import__(module, fromlist=["__all__"])
+        missing = set(mod.__all__) - set(summarizer.__all__) - {"Messages", "Mode", "Throttle",
+                                                                 "backend_for", "check_text",
+                                                                 "decode"}  # fmt: skip
+        assert not missing, f"{module} exports {missing}, the package does not"
+    import summarizer.errors as errors
+
+    for name, value in vars(errors).items():
+        if isinstance(value, type) and issubclass(value, errors.SummarizerError):
+            assert name in summarizer.__all__, f"{name} is raised by public calls but not exported"
 
     # isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then the rest.
     def group(name: str) -> tuple[int, str]:
@@ -162,11 +170,17 @@ def test_public_api_is_complete_and_sorted() -> None:
 
 
 def test_local_models_default_to_the_local_prompt() -> None:
-    assert Settings.resolve(env={}).prompt == "summarize-local@v1"
-    assert Settings.resolve(env={}, model="local:/x.gguf").prompt == "summarize-local@v1"
-    assert Settings.resolve(env={"OPENAI_API_KEY": "k"}).prompt == "summarize@v1"
-    assert Settings.resolve(env={}, prompt="summarize@v1").prompt == "summarize@v1"
-    assert Settings.resolve(env={"SUMMARIZER_PROMPT": "summarize@v1"}).prompt == "summarize@v1"
+    """The backend names the default prompt; settings that name one win. Building a
+    summarizer for the embedded model loads no model."""
+
+    def prompt(**kwargs: Any) -> str:
+        return Summarizer(Settings.resolve(**kwargs)).prompt.ref
+
+    assert prompt(env={}) == "summarize-local@v1"
+    assert prompt(env={}, model="local:/x.gguf") == "summarize-local@v1"
+    assert prompt(env={"OPENAI_API_KEY": "k"}) == "summarize@v1"
+    assert prompt(env={}, prompt="summarize@v1") == "summarize@v1"
+    assert prompt(env={"SUMMARIZER_PROMPT": "summarize@v1"}) == "summarize@v1"
 
 
 def test_prompt_limits_tighten_the_schema_the_model_sees(
@@ -188,7 +202,7 @@ def test_prompt_limits_tighten_the_schema_the_model_sees(
     assert schema["$defs"]["Actor"]["properties"]["evidence"]["maxItems"] == 1
     assert schema["$defs"]["Evidence"]["properties"]["quote"]["maxLength"] == 90
     # The default schema is untouched by another prompt's limits.
-    from summarizer.schema import llm_json_schema
+    from summarizer.contract.llm_schema import llm_json_schema
 
     assert llm_json_schema()["properties"]["actors"]["maxItems"] == 20
 

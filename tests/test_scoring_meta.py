@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from summarizer.schema import ArticleSummary
-from summarizer.scoring import score_summary
+from summarizer.contract.models import ArticleSummary
+from summarizer.evals.scoring import score_summary
 from tests.conftest import DATA, ROOT
 
 META = DATA / "meta"

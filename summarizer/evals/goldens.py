@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from summarizer.errors import InputError, InputNotFoundError
+from summarizer.contract import ArticleSummary, contract_warnings
+from summarizer.errors import DatasetError, InputNotFoundError
 from summarizer.grounding import Aligner
-from summarizer.inputs import decode, read_article
-from summarizer.schema import ArticleSummary, contract_warnings
+from summarizer.inputs.read import decode, read_article
 
 SECTIONS = ("actors", "commitments", "open_questions")
 
@@ -129,5 +129,5 @@ def load_case(root: Path, case_id: str) -> GoldenCase:
     try:
         raw = json.loads(read_text(path))
     except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON: {e}") from e
+        raise DatasetError(f"{path}: not valid JSON: {e}") from e
     return GoldenCase(case_id, text, raw, ArticleSummary.model_validate(raw))

@@ -95,7 +95,7 @@ class Ticket:
     """One admitted request: its generation and the tokens reserved for it.
 
     A transport that can tell when a request is written out (ours:
-    :class:`~summarizer.transport.ShardedTransport`) calls :meth:`mark_sending`
+    :class:`~summarizer.backends.http.ShardedTransport`) calls :meth:`mark_sending`
     when it starts and :meth:`mark_sent` when the body is on the wire; requests
     through any other transport are simply not waited for.
     """

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Literal
 
-from summarizer.schema import ArticleSummary, Evidence
+from summarizer.contract.models import ArticleSummary, Evidence
 
 Format = Literal["json", "markdown", "text"]
 

@@ -10,8 +10,8 @@ and each has its answer here:
   with its own event loop and a share of the concurrency and rate limits, while
   the parent alone reads inputs, deals articles in proportion to those shares,
   admits work under the budget and writes results. Within a loop, requests are
-  written out before answers are parsed (see :mod:`summarizer.ratelimit`).
-* **Provider limits.** A :class:`~summarizer.ratelimit.RateLimiter` per event loop
+  written out before answers are parsed (see :mod:`summarizer.batch.ratelimit`).
+* **Provider limits.** A :class:`~summarizer.batch.ratelimit.RateLimiter` per event loop
   keeps requests and tokens per minute under ``--rate-limit`` and backs the whole
   loop off on 429s.
 * **Failures and interruptions.** Each article ends as exactly one JSONL line:
@@ -43,24 +43,25 @@ from typing import Any
 
 import httpx
 
-from summarizer.cache import ResponseCache
-from summarizer.errors import ConfigurationError, DatasetError, SummarizerError, WorkerDiedError
-from summarizer.fetch import is_url
-from summarizer.inputs import decode, read_article
-from summarizer.ledger import (
+from summarizer.backends import backend_for
+from summarizer.backends._speedups import preload, remembered_async_validator_checks
+from summarizer.backends.http import ShardedTransport, ssl_context
+from summarizer.batch.ledger import (
     BatchStats,
     append_ledger,
     error_record,
     load_finished,
     success_record,
 )
-from summarizer.llm import preload
+from summarizer.batch.pricing import Price, price_for
+from summarizer.batch.ratelimit import RateLimiter
+from summarizer.cache import ResponseCache
+from summarizer.errors import ConfigurationError, DatasetError, SummarizerError, WorkerDiedError
+from summarizer.inputs.fetch import is_url
+from summarizer.inputs.read import decode, read_article
 from summarizer.pipeline import Summarizer
-from summarizer.pricing import Price, price_for
-from summarizer.ratelimit import RateLimiter
 from summarizer.settings import Settings
 from summarizer.tokens import answer_tokens, estimate_tokens
-from summarizer.transport import ShardedTransport, ssl_context
 
 # ``auto`` workers: one process per this many concurrent requests, up to the cores.
 _REQUESTS_PER_WORKER = 25
@@ -236,13 +237,13 @@ def article_tasks(concurrency: int) -> int:
     return math.ceil(concurrency * 1.5)
 
 
-def resolve_workers(settings: Settings, options: BatchOptions, articles: int) -> int:
+def resolve_workers(runs_locally: bool, options: BatchOptions, articles: int) -> int:
     """How many processes: for remote models one per 25 requests in flight; for the
     embedded model one per core, up to 2, each with its own copy of the model on
     its own cores (measured on 2 cores: 4 articles in 147 s with two one-thread
     processes, 213 s with one two-thread process; benchmarks/local_batch.py)."""
     cores = os.cpu_count() or 1
-    if settings.model_ref.is_local:
+    if runs_locally:
         wanted = options.workers if options.workers is not None else min(cores, 2)
         return max(1, min(wanted, articles))
     if options.workers is not None:
@@ -287,7 +288,8 @@ async def _summarize_all(
     if on_limiter is not None:
         on_limiter(limiter)
     cache = ResponseCache() if options.use_cache else None
-    http = None if settings.model_ref.is_local else _http_client(concurrency, settings)
+    runs_locally = backend_for(settings).runs_locally
+    http = None if runs_locally else _http_client(concurrency, settings)
     try:
         async with Summarizer(
             settings, async_http_client=http, cache=cache, throttle=limiter
@@ -317,10 +319,10 @@ async def _summarize_all(
                         item = next_item()
                     if item is None:
                         return
-                    await limiter.requests_sent()  # see summarizer.ratelimit
+                    await limiter.requests_sent()  # see summarizer.batch.ratelimit
                     await run_one(item)
 
-            tasks = concurrency if settings.model_ref.is_local else article_tasks(concurrency)
+            tasks = concurrency if runs_locally else article_tasks(concurrency)
             await asyncio.gather(*(task() for _ in range(tasks)))
     finally:
         if http is not None:
@@ -345,10 +347,14 @@ def run_batch(
     Ctrl-C the lines written so far stay, the totals are marked ``interrupted`` and
     ``KeyboardInterrupt`` propagates.
     """
-    price = price_for(settings.model_ref, prices)
+    with Summarizer(settings) as probe:
+        backend = probe.backend
+        params = probe.generation_params()
+        prompt = probe.prompt.ref
+    price = price_for(backend.model, prices, free=backend.runs_locally)
     if options.max_cost is not None and price is None:
         raise ConfigurationError(
-            f"--max-cost needs a price for {settings.model_ref}: add it to a --prices file"
+            f"--max-cost needs a price for {backend.model}: add it to a --prices file"
         )
     if any(Path(t).resolve() == out.resolve() for t in targets if not is_url(str(t))):
         raise ConfigurationError(f"{out} is one of the inputs; choose another --out")
@@ -359,8 +365,6 @@ def run_batch(
     stats = BatchStats(total=len(all_items), skipped=len(all_items) - len(todo))
     if price is None:
         stats.cost_usd = None
-    with Summarizer(settings) as probe:
-        params = probe.generation_params()
     max_out = answer_tokens(params)
     attempts = 1 + settings.max_reasks
 
@@ -376,13 +380,15 @@ def run_batch(
         worst_case_tokens=worst_case,
         on_change=on_change,
     )
-    workers = resolve_workers(settings, options, len(todo))
+    workers = resolve_workers(backend.runs_locally, options, len(todo))
     started = datetime.now(UTC)
     try:
         if workers == 1:
-            _run_inline(todo, settings, options, recorder, price, stats)
+            _run_inline(todo, settings, options, recorder, price, stats, backend.runs_locally)
         else:
-            _run_workers(todo, settings, options, recorder, price, workers, stats)
+            _run_workers(
+                todo, settings, options, recorder, price, workers, stats, backend.runs_locally
+            )
     except KeyboardInterrupt:
         stats.interrupted = True
         raise
@@ -391,8 +397,8 @@ def run_batch(
         stats.not_started = len(todo) - stats.done
         run = {
             "started": started.isoformat(timespec="seconds"),
-            "model": str(settings.model_ref),
-            "prompt": settings.prompt,
+            "model": backend.model,
+            "prompt": prompt,
             "concurrency": options.concurrency,
             "workers": workers,
             "rate_limit": {"rpm": options.rpm, "tpm": options.tpm},
@@ -409,6 +415,7 @@ def _run_inline(
     recorder: Recorder,
     price: Price | None,
     stats: BatchStats,
+    runs_locally: bool,
 ) -> None:
     pending = iter(todo)
     stopped = False
@@ -424,22 +431,23 @@ def _run_inline(
         return item
 
     limiters: list[RateLimiter] = []
-    concurrency = 1 if settings.model_ref.is_local else options.concurrency
+    concurrency = 1 if runs_locally else options.concurrency
     try:
-        asyncio.run(
-            _summarize_all(
-                settings,
-                options,
-                concurrency,
-                options.rpm,
-                options.tpm,
-                next_item,
-                None,
-                recorder.write,
-                price,
-                limiters.append,
+        with remembered_async_validator_checks():
+            asyncio.run(
+                _summarize_all(
+                    settings,
+                    options,
+                    concurrency,
+                    options.rpm,
+                    options.tpm,
+                    next_item,
+                    None,
+                    recorder.write,
+                    price,
+                    limiters.append,
+                )
             )
-        )
     finally:
         stats.throttled += sum(limiter.stats.throttled for limiter in limiters)
 
@@ -505,7 +513,8 @@ def _worker_main(
         )
         conn.send(("done", sum(limiter.stats.throttled for limiter in limiters), None))
 
-    asyncio.run(main())
+    with remembered_async_validator_checks():
+        asyncio.run(main())
     conn.close()
 
 
@@ -534,12 +543,13 @@ def _run_workers(
     price: Price | None,
     workers: int,
     stats: BatchStats,
+    runs_locally: bool,
 ) -> None:
     # Workers inherit what is done here once: imports and, for a remote model, the
     # response model and its schema, the parsed and compiled prompt, the TLS context.
     # Each worker is sent a little more than its concurrency in flight (its window),
     # so none sits idle between finishing an article and hearing about the next.
-    if settings.model_ref.is_local:
+    if runs_locally:
         preload()
         # One article at a time per process, on an equal share of the cores; it
         # takes a minute, so the next one is sent when one is done.

@@ -17,9 +17,16 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from summarizer import __version__
-from summarizer.batch import BatchOptions, collect_items, run_batch
+from summarizer._version import __version__
+from summarizer.backends import backend_for
+from summarizer.batch.pricing import load_prices
+from summarizer.batch.ratelimit import parse_rate_limit
+from summarizer.batch.runner import BatchOptions, collect_items, run_batch
 from summarizer.cache import ResponseCache
+from summarizer.cli.progress import BatchProgress, describe_stats
+from summarizer.contract import contract_json_schema
+from summarizer.contract.llm_schema import llm_json_schema
+from summarizer.contract.render import render
 from summarizer.errors import (
     EXIT_CODES,
     BatchFailuresError,
@@ -29,18 +36,13 @@ from summarizer.errors import (
     RegressionError,
     SummarizerError,
 )
-from summarizer.evaluation import build_report, load_report, regressions, run_dataset, score_dataset
-from summarizer.goldens import article_text, check_golden, dataset_ids, read_text
-from summarizer.goldens import fill_offsets as fill_offsets_in
-from summarizer.inputs import read_article
+from summarizer.evals.goldens import article_text, check_golden, dataset_ids, read_text
+from summarizer.evals.goldens import fill_offsets as fill_offsets_in
+from summarizer.evals.report import print_table, render_html
+from summarizer.evals.runs import build_report, load_report, regressions, run_dataset, score_dataset
+from summarizer.inputs.read import read_article
 from summarizer.pipeline import Summarizer
-from summarizer.pricing import load_prices
-from summarizer.progress import BatchProgress, describe_stats
 from summarizer.prompts import list_prompts, load_prompt
-from summarizer.ratelimit import parse_rate_limit
-from summarizer.render import render
-from summarizer.report import print_table, render_html
-from summarizer.schema import contract_json_schema, llm_json_schema
 from summarizer.settings import Settings
 
 app = typer.Typer(
@@ -241,12 +243,8 @@ def summarize(
             retries, timeout, context_window, max_parts,
         )  # fmt: skip
         with Summarizer(settings, cache=None if no_cache else ResponseCache()) as summarizer:
-            if settings.model_ref.is_local:
-                typer.echo(
-                    f"summarizer: using the embedded model ({settings.model}); for better "
-                    "summaries set OPENAI_API_KEY or pass --model/--base-url",
-                    err=True,
-                )
+            if summarizer.backend.notice:
+                typer.echo(f"summarizer: {summarizer.backend.notice}", err=True)
             result = summarizer.summarize(
                 article.text,
                 source=article.source,
@@ -343,12 +341,9 @@ def batch(
         )  # fmt: skip
         price_table = load_prices(prices)
         items = collect_items(inputs)
-        if settings.model_ref.is_local:
-            typer.echo(
-                f"summarizer: using the embedded model ({settings.model}), one article at "
-                "a time per worker; for speed set OPENAI_API_KEY or pass --model/--base-url",
-                err=True,
-            )
+        notice = backend_for(settings).notice
+        if notice:
+            typer.echo(f"summarizer: {notice}", err=True)
         with BatchProgress(len(items), enabled=progress) as bar:
             stats = run_batch(
                 inputs, out, settings, options, prices=price_table, on_change=bar.update,
@@ -391,9 +386,9 @@ def schema(
 
 @app.command("exit-codes")
 def exit_codes() -> None:
-    """List the exit codes and the errors they stand for."""
-    for name, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1]):
-        typer.echo(f"{code:>3}  {name}")
+    """List the exit codes, the errors they stand for, and what they mean."""
+    for code, (name, meaning) in EXIT_CODES.items():
+        typer.echo(f"{code:>3}  {name:<26} {meaning}")
 
 
 @prompts_app.command("list")

@@ -23,7 +23,7 @@ SHARD_SIZE = 8
 
 class SendTracker(Protocol):
     """Told when a request starts being written and when its body is on the wire
-    (a batch's rate-limiter ticket; see ``summarizer.ratelimit``)."""
+    (a batch's rate-limiter ticket; see ``summarizer.batch.ratelimit``)."""
 
     def mark_sending(self) -> None: ...
 

@@ -19,10 +19,10 @@ import jinja2
 from rich.console import Console
 from rich.table import Table
 
-from summarizer.evaluation import SECTIONS
-from summarizer.goldens import article_text, read_text
+from summarizer.contract.models import ArticleSummary
+from summarizer.evals.goldens import article_text, read_text
+from summarizer.evals.runs import SECTIONS
 from summarizer.grounding import Aligner, evidence_spans
-from summarizer.schema import ArticleSummary
 
 
 def print_table(report: dict[str, Any], console: Console | None = None) -> None:
@@ -102,7 +102,7 @@ def _side_by_side(
 
 @cache
 def _template() -> jinja2.Template:
-    source = resources.files("summarizer") / "templates" / "report.html.j2"
+    source = resources.files("summarizer.evals") / "templates" / "report.html.j2"
     return jinja2.Environment(autoescape=True).from_string(source.read_text(encoding="utf-8"))
 
 

@@ -20,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from summarizer.ledger import BatchStats
+from summarizer.batch.ledger import BatchStats
 
 
 def describe_stats(stats: BatchStats) -> str:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from summarizer.batch.pricing import Price, usage_cost
+from summarizer.contract.models import ArticleSummary
 from summarizer.errors import ConfigurationError, SummarizerError
-from summarizer.pricing import Price, usage_cost
-from summarizer.schema import ArticleSummary
 
 _ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from summarizer import __version__
+from summarizer._version import __version__
 from summarizer.errors import (
     ConfigurationError,
     FetchContentError,

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from summarizer.contract.models import Actor, ArticleSummary, Evidence
 from summarizer.grounding import Aligner, evidence_spans, normalize
-from summarizer.schema import Actor, ArticleSummary, Evidence
 
 T = TypeVar("T")
 MATCH_THRESHOLD = 0.3

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.errors import ConfigurationError
-from summarizer.settings import ModelRef
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,12 @@ def _read(path: Path) -> dict[str, Price]:
     return out
 
 
-def price_for(model: ModelRef, prices: dict[str, Price]) -> Price | None:
-    """The model's price: by ``provider/name``, then by bare name; local is free."""
-    if model.is_local:
+def price_for(model: str, prices: dict[str, Price], *, free: bool = False) -> Price | None:
+    """The price of ``model`` (``provider/name``): by that, then by the bare name. A
+    model that runs on this machine (``free``) costs nothing per token."""
+    if free:
         return Price(0.0, 0.0)
-    return prices.get(str(model)) or prices.get(model.name)
+    return prices.get(model) or prices.get(model.partition("/")[2])
 
 
 def usage_cost(price: Price | None, usage: dict[str, Any]) -> float | None:

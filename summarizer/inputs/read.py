@@ -5,9 +5,9 @@ plain text is not rewritten: no newline translation, no Unicode normalization. O
 UTF-8 byte-order mark is removed, since it is not part of the text.
 
 An HTML page (a ``.html``/``.htm`` file, or any input that starts like one) is
-different: its text is what :mod:`summarizer.html` extracts, and offsets refer to
+different: its text is what :mod:`summarizer.inputs.html` extracts, and offsets refer to
 that extracted text, which ``Article.text`` holds. http(s) URLs are fetched by
-:mod:`summarizer.fetch` and then read as HTML or text according to their content type.
+:mod:`summarizer.inputs.fetch` and then read as HTML or text according to their content type.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from summarizer import fetch, html
 from summarizer.errors import (
     EmptyInputError,
     InputDecodeError,
     InputIsDirectoryError,
     InputNotFoundError,
 )
+from summarizer.inputs import fetch, html
 
 STDIN = "-"
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
@@ -73,7 +73,7 @@ def read_article(
 ) -> Article:
     """Read an article from a path, stdin (``-``) or an http(s) URL.
 
-    ``timeout`` and ``max_bytes`` bound a URL fetch (see :func:`summarizer.fetch.fetch`).
+    ``timeout`` and ``max_bytes`` bound a URL fetch (see :func:`summarizer.inputs.fetch.fetch`).
     """
     if isinstance(target, str) and fetch.is_url(target):
         return read_url(target, timeout=timeout, max_bytes=max_bytes)

@@ -1,0 +1,274 @@
+"""One summary out of one model answer: Instructor's re-ask loop, grounding as an
+explicit step, and salvage when re-asks run out. It works the same over every
+:class:`~summarizer.backends.base.Backend`.
+
+Two retry loops, kept apart and counted separately:
+
+* **transport** retries, inside the backend (tenacity): a request that did not
+  arrive is sent again, and a re-ask never repeats it;
+* **re-asks** (Instructor, here): the model answered but the answer did not validate
+  (bad JSON, wrong shape, a quote not in the article); the error goes back to the
+  model with the next request.
+
+Grounding: the caller builds a :class:`~summarizer.grounding.Grounder` for the
+article and passes it in. It reaches the response model's validator through
+Instructor's validation ``context`` as a :class:`GroundingContext`, so Instructor
+turns a quote that is not in the article into a re-ask. The public
+:class:`~summarizer.contract.ArticleSummary` has no validator of its own.
+
+When re-asks run out, :meth:`Extractor.extract` salvages the last answer that has the
+right shape by dropping its unsupported items (the ``drop`` grounding policy),
+unless ``strict`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import instructor
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from openai.types.chat import ChatCompletion
+from pydantic import ValidationError, ValidationInfo, model_validator
+
+from summarizer.backends import _speedups
+from summarizer.backends.base import Backend, CallStats, Messages
+from summarizer.contract import ArticleSummary
+from summarizer.contract.llm_schema import Limits, llm_json_schema
+from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
+from summarizer.grounding import Grounder, GroundingReport, quote_candidates
+
+_MODES = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
+
+
+class GroundingContext(dict[str, Any]):
+    """The validation context that carries the article's grounder to the validator.
+
+    An *empty* mapping on purpose: Instructor renders every message as a Jinja
+    template when it is given a non-empty context, which would rewrite an article
+    containing ``{{`` or ``{%``; an empty one reaches validation untouched
+    (tests/test_pipeline.py sends such an article and checks it arrives verbatim).
+    """
+
+    def __init__(self, grounder: Grounder) -> None:
+        super().__init__()
+        self.grounder = grounder
+
+
+class LLMArticleSummary(ArticleSummary):
+    """The response model handed to Instructor: the contract plus grounding.
+
+    Its JSON schema is the LLM-facing one, computed once: Instructor asks for the
+    schema on every call, and regenerating it is a measurable share of per-request
+    CPU (see docs/ANCHORS.md).
+    """
+
+    @model_validator(mode="after")
+    def _ground(self, info: ValidationInfo) -> LLMArticleSummary:
+        """Locate every quote; a miss under the ``raise`` policy is a validation
+        error, which Instructor sends back to the model as a re-ask."""
+        grounder = getattr(info.context, "grounder", None)
+        if grounder is not None:
+            grounder.apply(self)
+        return self
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return llm_json_schema()
+
+    def to_public(self) -> ArticleSummary:
+        """Copy into the public class, so callers never see this subclass."""
+        return ArticleSummary.model_construct(
+            **{name: getattr(self, name) for name in ArticleSummary.model_fields}
+        )
+
+
+@lru_cache(maxsize=32)
+def response_model(
+    limits: Limits = (), quote_choices: tuple[str, ...] = ()
+) -> type[LLMArticleSummary]:
+    """The response model for a prompt's limits (and an article's quote choices)."""
+    if not limits and not quote_choices:
+        return LLMArticleSummary
+    schema_json = json.dumps(llm_json_schema(limits, quote_choices))
+
+    class Limited(LLMArticleSummary):
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return dict(json.loads(schema_json))
+
+    Limited.__name__ = Limited.__qualname__ = "LLMArticleSummary"
+    return Limited
+
+
+@dataclass
+class Extraction:
+    """A validated summary plus how it was obtained."""
+
+    summary: LLMArticleSummary
+    stats: CallStats
+    report: GroundingReport
+    salvaged: bool = False
+    last_error: str | None = None
+
+
+def completion_text(completion: Any) -> str | None:
+    """The raw JSON text of an answer, whatever the mode (tool call or content)."""
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        return None
+    message = choices[0].message
+    if message.tool_calls:
+        return str(message.tool_calls[0].function.arguments)
+    content = message.content or ""
+    start, end = content.find("{"), content.rfind("}")
+    return content[start : end + 1] if 0 <= start < end else None
+
+
+def first_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _with_stats(error: SummarizerError, stats: CallStats) -> SummarizerError:
+    """``error`` carrying what the extraction cost so far (see ``SummarizerError.meta``)."""
+    if not error.meta:
+        stats.latency_s = time.perf_counter() - stats.started
+        error.meta = stats.as_meta()
+    return error
+
+
+class Extractor:
+    """Asks one backend for summaries under one prompt's limits and retry policy."""
+
+    def __init__(
+        self, backend: Backend, *, limits: Limits = (), max_reasks: int = 2, strict: bool = False
+    ) -> None:
+        self.backend = backend
+        self.limits = limits
+        self.max_reasks = max_reasks
+        self.strict = strict
+        self.mode = _MODES[backend.mode]
+
+    def request(self, messages: Messages, params: dict[str, Any], article: str) -> dict[str, Any]:
+        """Instructor's keyword arguments for one extraction (before the context)."""
+        quotes = dict(self.limits).get("quotes_from_article")
+        choices = quote_candidates(article) if quotes else ()
+        return {
+            "response_model": _speedups.instructor_model(response_model(self.limits, choices)),
+            "messages": messages,
+            "model": self.backend.model_name,
+            "max_retries": self.max_reasks,
+            "strict": False,
+            **params,
+        }
+
+    def prepare(self) -> None:
+        """Build the response model and its JSON schema now (before a batch forks)."""
+        _speedups.instructor_model(response_model(self.limits, ())).model_json_schema()
+
+    def _sync_create(self, stats: CallStats) -> Callable[..., ChatCompletion]:
+        backend = self.backend
+
+        def create(**body: Any) -> ChatCompletion:
+            started = time.perf_counter()
+            response = backend.create(body, stats)
+            stats.record(response, time.perf_counter() - started)
+            return response
+
+        return create
+
+    def _async_create(self, stats: CallStats) -> Callable[..., Awaitable[ChatCompletion]]:
+        backend = self.backend
+
+        async def create(**body: Any) -> ChatCompletion:
+            started = time.perf_counter()
+            response = await backend.acreate(body, stats)
+            stats.record(response, time.perf_counter() - started)
+            return response
+
+        return create
+
+    def extract(self, messages: Messages, params: dict[str, Any], grounder: Grounder) -> Extraction:
+        """Ask the model for a summary grounded by ``grounder``; see the module doc."""
+        stats = CallStats()
+        patched = instructor.patch(create=self._sync_create(stats), mode=self.mode)
+        kwargs = self.request(messages, params, grounder.aligner.text)
+        try:
+            summary = patched(**kwargs, context=GroundingContext(grounder))
+        except (InstructorRetryException, IncompleteOutputException) as e:
+            return self._recover(e, grounder, stats)
+        except SummarizerError as e:
+            raise _with_stats(e, stats) from e.__cause__
+        finally:
+            stats.latency_s = time.perf_counter() - stats.started
+        return Extraction(summary, stats, grounder.report)
+
+    async def aextract(
+        self, messages: Messages, params: dict[str, Any], grounder: Grounder
+    ) -> Extraction:
+        """Async :meth:`extract`."""
+        stats = CallStats()
+        patched = instructor.patch(create=self._async_create(stats), mode=self.mode)
+        kwargs = self.request(messages, params, grounder.aligner.text)
+        try:
+            summary = await patched(**kwargs, context=GroundingContext(grounder))
+        except (InstructorRetryException, IncompleteOutputException) as e:
+            return self._recover(e, grounder, stats)
+        except SummarizerError as e:
+            raise _with_stats(e, stats) from e.__cause__
+        finally:
+            stats.latency_s = time.perf_counter() - stats.started
+        return Extraction(summary, stats, grounder.report)
+
+    def _recover(self, exc: Exception, grounder: Grounder, stats: CallStats) -> Extraction:
+        """Turn an exhausted re-ask loop into a salvaged summary or a clear error."""
+        stats.latency_s = time.perf_counter() - stats.started
+        cause = exc.__cause__
+        if isinstance(cause, SummarizerError):
+            raise _with_stats(cause, stats) from cause.__cause__
+        if isinstance(exc, InstructorRetryException) and not exc.failed_attempts and cause:
+            raise cause  # not a model-output problem: a bug, reported as such
+        meta = stats.as_meta()
+        if isinstance(exc, IncompleteOutputException):
+            raise InvalidOutputError(
+                "the model's answer was cut off at max_tokens before the JSON was "
+                "complete; raise --max-tokens",
+                meta=meta,
+            ) from exc
+        assert isinstance(exc, InstructorRetryException)
+        last_error = first_line(str(exc))
+        for attempt in reversed(exc.failed_attempts or []):
+            text = completion_text(attempt.completion)
+            if text is None:
+                continue
+            dropping = Grounder(grounder.aligner.text, policy="drop")
+            try:
+                summary = LLMArticleSummary.model_validate_json(
+                    text, context=GroundingContext(dropping), strict=False
+                )
+            except (ValidationError, json.JSONDecodeError):
+                continue
+            if self.strict:
+                dropped = dropping.report.dropped
+                first = f"{dropped[0].section}: {dropped[0].reason}" if dropped else last_error
+                raise UngroundedError(
+                    f"--strict: after {stats.responses} answers, {len(dropped)} item(s) "
+                    f"still lack support in the article; first: {first}",
+                    meta=meta,
+                ) from exc
+            return Extraction(summary, stats, dropping.report, salvaged=True, last_error=last_error)
+        raise InvalidOutputError(
+            f"the model gave no valid summary in {stats.responses} answers "
+            f"({self.max_reasks} re-asks); last error: {last_error}",
+            meta=meta,
+        ) from exc

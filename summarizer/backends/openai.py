@@ -1,0 +1,405 @@
+"""Any OpenAI-compatible endpoint: OpenAI itself, vLLM, Ollama, a llama.cpp server.
+
+One request is one ``POST /chat/completions`` through the SDK's generic ``post``
+(its documented way to call any endpoint), sync and async alike, with the JSON body
+exactly as built: ``chat.completions.create`` walks every parameter through its
+TypedDict transform, which for our plain strings, numbers and JSON schema changes
+nothing and cost about 1.7 ms per request, 40% of the client's CPU (profiled,
+benchmarks/batch.py). ``post`` keeps the rest of the SDK: base URL, auth and headers,
+error types, and the answer parsed into a ``ChatCompletion``. The requests are
+checked against OpenAI's API spec in the tests.
+
+Transport faults (408/409/429/5xx, timeouts, connection errors) are retried here by
+tenacity with capped exponential backoff that honours ``Retry-After``, and counted;
+the SDK's own retries are off. What is left is mapped to our errors by
+:data:`_ERRORS`, a table read top to bottom.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletion
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from summarizer.backends import _speedups
+from summarizer.backends.base import CallStats, Messages, Mode, Throttle
+from summarizer.backends.http import SEND_TRACKER
+from summarizer.errors import (
+    ArticleTooLongError,
+    AuthenticationError,
+    ConfigurationError,
+    ProviderError,
+    ProviderUnreachableError,
+    SummarizerError,
+)
+from summarizer.settings import Settings
+from summarizer.tokens import answer_tokens, estimate_tokens
+
+# Context windows (tokens) of common models; unknown remote models get
+# ``DEFAULT_CONTEXT_WINDOW`` unless ``context_window`` is set. The server's own
+# "context length exceeded" answer is mapped to the same error as a backstop.
+CONTEXT_WINDOWS: dict[str, int] = {
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4.1-mini": 1_047_576,
+    "gpt-4.1-nano": 1_047_576,
+    "gpt-5": 400_000,
+    "gpt-5-mini": 400_000,
+    "gpt-5-nano": 400_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+}
+DEFAULT_CONTEXT_WINDOW = 32_768
+_SENT_PARAMS = ("temperature", "top_p", "seed")
+
+
+def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After``)."""
+    if not headers:
+        return None
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+class _Wait:
+    """Exponential backoff with jitter, unless the server said how long to wait."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.cap = settings.retry_max_wait
+        self.fallback = wait_exponential(
+            multiplier=settings.retry_initial_wait, max=settings.retry_max_wait
+        ) + wait_random(0, settings.retry_initial_wait)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        response = getattr(exc, "response", None)
+        asked = retry_after_seconds(response.headers if response is not None else None)
+        if asked is not None:
+            return min(asked, self.cap)
+        return float(self.fallback(state))
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+# -- error mapping: (SDK error, when, our error) read top to bottom -----------------
+
+
+def _timeout(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
+    return ProviderUnreachableError(
+        f"{b.where} did not answer within {b.settings.timeout:g}s ({tries} tries); "
+        "is the server up? raise --timeout for slow models",
+        provider=b.model, attempts=tries,
+    )  # fmt: skip
+
+
+def _unreachable(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
+    return ProviderUnreachableError(
+        f"cannot reach {b.where} ({tries} tries): check --base-url / OPENAI_BASE_URL "
+        "and that the server is running",
+        provider=b.model, attempts=tries,
+    )  # fmt: skip
+
+
+def _auth(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
+    return AuthenticationError(
+        f"{b.where} rejected the credentials (HTTP {e.status_code}): check OPENAI_API_KEY",
+        provider=b.model, attempts=tries,
+    )  # fmt: skip
+
+
+def _too_long(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
+    return ArticleTooLongError(
+        f"the article does not fit {b.settings.model}'s context: {_first_line(e.message, 200)}"
+    )
+
+
+def _no_model(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
+    return ProviderError(
+        f"{b.where} has no model {b.model_name!r} (HTTP 404): check --model",
+        provider=b.model, attempts=tries,
+    )  # fmt: skip
+
+
+def _status(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
+    return ProviderError(
+        f"{b.where} answered HTTP {e.status_code} after {tries} tries: "
+        f"{_first_line(str(e.message), 200)}",
+        provider=b.model, attempts=tries,
+    )  # fmt: skip
+
+
+def _other(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
+    return ProviderError(f"{b.where}: {_first_line(str(e))}", provider=b.model)
+
+
+def _context_error(e: Any) -> bool:
+    return e.status_code in (400, 413) and bool(
+        re.search(r"context|too long|maximum.*tokens", str(e.message), re.IGNORECASE)
+    )
+
+
+_ERRORS: tuple[
+    tuple[type[Exception], Callable[[Any], bool], Callable[..., SummarizerError]], ...
+] = (
+    (openai.APITimeoutError, lambda e: True, _timeout),
+    (openai.APIConnectionError, lambda e: True, _unreachable),
+    (openai.AuthenticationError, lambda e: True, _auth),
+    (openai.PermissionDeniedError, lambda e: True, _auth),
+    (openai.APIStatusError, _context_error, _too_long),
+    (openai.APIStatusError, lambda e: e.status_code == 404, _no_model),
+    (openai.APIStatusError, lambda e: True, _status),
+    (openai.OpenAIError, lambda e: True, _other),
+)
+
+
+class OpenAIBackend:
+    """An OpenAI-compatible chat-completions endpoint.
+
+    Pass ``http_client``/``async_http_client`` to control the HTTP layer (tests use
+    ``httpx.MockTransport``; a batch shares one pool); they stay the caller's to
+    close. ``throttle`` admits each request (a batch's rate limiter).
+    """
+
+    runs_locally = False
+    notice: str | None = None
+    default_prompt = "summarize@v1"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        throttle: Throttle | None = None,
+    ) -> None:
+        self.settings = settings
+        ref = settings.model_ref
+        self.model = str(ref)
+        self.model_name = ref.name
+        self.mode: Mode = settings.effective_mode
+        self.base_url = settings.effective_base_url
+        self.where = self.base_url or "https://api.openai.com/v1"
+        self.throttle = throttle
+        self._http_client = http_client
+        self._async_http_client = async_http_client
+        self._client: openai.OpenAI | None = None
+        self._aclient: openai.AsyncOpenAI | None = None
+        self._openai_itself = ref.provider == "openai"
+
+    # -- what the pipeline asks --------------------------------------------------------
+
+    def context_window(self) -> int:
+        if self.settings.context_window:
+            return self.settings.context_window
+        return CONTEXT_WINDOWS.get(self.model_name, DEFAULT_CONTEXT_WINDOW)
+
+    def count_text(self, text: str) -> int:
+        """A pessimistic estimate: remote tokenizers are not available offline."""
+        return estimate_tokens(text)
+
+    def count_messages(self, messages: Messages) -> int:
+        return estimate_tokens("".join(m["content"] for m in messages))
+
+    def request_params(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        params = {k: v for k, v in defaults.items() if k in _SENT_PARAMS}
+        # OpenAI's newer models accept only max_completion_tokens; other servers
+        # mostly know only max_tokens.
+        key = "max_completion_tokens" if self._openai_itself else "max_tokens"
+        params[key] = defaults["max_tokens"]
+        return params
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model, "mode": self.mode, "base_url": self.base_url}
+
+    def cache_identity(self) -> dict[str, Any]:
+        return self.describe()
+
+    # -- clients -------------------------------------------------------------------------
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        api_key = self.settings.api_key
+        if api_key is None:
+            if self.base_url is None:
+                raise ConfigurationError(
+                    "no API key for OpenAI: set OPENAI_API_KEY, or pass --base-url for "
+                    "another OpenAI-compatible server, or use --model local"
+                )
+            api_key = "unused"  # local servers ignore it; the SDK insists on one
+        # The SDK's own retries are off: ours are counted and honour Retry-After.
+        return {
+            "api_key": api_key,
+            "base_url": self.base_url,
+            "max_retries": 0,
+            "timeout": self.settings.timeout,
+        }
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            self._client = openai.OpenAI(http_client=self._http_client, **self._client_kwargs())
+        return self._client
+
+    @property
+    def aclient(self) -> openai.AsyncOpenAI:
+        if self._aclient is None:
+            self._aclient = openai.AsyncOpenAI(
+                http_client=self._async_http_client, **self._client_kwargs()
+            )
+            _speedups.share_platform(self._aclient)
+        return self._aclient
+
+    def prepare(self) -> None:
+        """Import the HTTP stack, find the SDK's platform and build its response
+        types now (about 50 ms in all), so forked batch workers start sending at once."""
+        _speedups.preload()
+        _speedups.sdk_platform()
+        ChatCompletion.model_validate({
+            "id": "", "object": "chat.completion", "created": 0, "model": "",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "{}"}}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
+                      "completion_tokens_details": {"reasoning_tokens": 0},
+                      "prompt_tokens_details": {"cached_tokens": 0}},
+        })  # fmt: skip
+
+    def close(self) -> None:
+        """Close the SDK client; an ``http_client`` the caller passed in stays open."""
+        if self._client is not None:
+            if self._http_client is None:
+                self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the async SDK client; the next async call makes a new one (an event
+        loop's connections cannot outlive it, and callers may run another loop). An
+        ``async_http_client`` the caller passed in stays open: it is theirs."""
+        if self._aclient is not None:
+            if self._async_http_client is None:
+                await self._aclient.close()
+            self._aclient = None
+
+    # -- one request ---------------------------------------------------------------------
+
+    @staticmethod
+    def _body(params: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in params.items() if k != "extra_body"}
+        body.update(params.get("extra_body") or {})
+        return body
+
+    def _retry_args(self, stats: CallStats) -> dict[str, Any]:
+        def before_sleep(state: RetryCallState) -> None:
+            stats.transport_retries += 1
+            exc = state.outcome.exception() if state.outcome else None
+            stats.transport_errors.append(_first_line(f"{type(exc).__name__}: {exc}", 200))
+
+        return {
+            "retry": retry_if_exception(_is_transient),
+            "stop": stop_after_attempt(self.settings.max_transport_retries + 1),
+            "wait": _Wait(self.settings),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+    def _error(self, exc: Exception, stats: CallStats) -> SummarizerError:
+        tries = stats.transport_retries + 1
+        for kind, applies, build in _ERRORS:
+            if isinstance(exc, kind) and applies(exc):
+                return build(self, exc, tries)
+        raise AssertionError("unreachable: OpenAIError is the last row")  # pragma: no cover
+
+    def create(self, body: dict[str, Any], stats: CallStats) -> ChatCompletion:
+        client = self.client
+
+        def post() -> ChatCompletion:
+            return client.post("/chat/completions", body=self._body(body), cast_to=ChatCompletion)
+
+        try:
+            return Retrying(**self._retry_args(stats))(post)
+        except openai.OpenAIError as e:
+            raise self._error(e, stats) from e
+
+    async def acreate(self, body: dict[str, Any], stats: CallStats) -> ChatCompletion:
+        client = self.aclient
+        payload = self._body(body)
+
+        async def post() -> ChatCompletion:
+            return await client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
+
+        send = self._throttled(post, payload)
+        try:
+            return await AsyncRetrying(**self._retry_args(stats))(send)
+        except openai.OpenAIError as e:
+            raise self._error(e, stats) from e
+
+    def _throttled(
+        self, post: Callable[[], Awaitable[ChatCompletion]], payload: dict[str, Any]
+    ) -> Callable[[], Awaitable[ChatCompletion]]:
+        """``post`` admitted by the batch's rate limiter, one HTTP request at a time
+        (so a transport retry waits its turn like any other request)."""
+        throttle = self.throttle
+        if throttle is None:
+            return post
+        text = "".join(str(m.get("content") or "") for m in payload.get("messages", ()))
+        tokens = estimate_tokens(text) + answer_tokens(payload)
+
+        async def send() -> ChatCompletion:
+            ticket = await throttle.acquire(tokens)
+            sent_token = SEND_TRACKER.set(ticket)
+            try:
+                response = await post()
+            except openai.RateLimitError as e:
+                after = retry_after_seconds(e.response.headers)
+                await throttle.release(ticket, outcome="rate_limited", retry_after=after)
+                raise
+            except BaseException:
+                await throttle.release(ticket, outcome="error")
+                raise
+            finally:
+                SEND_TRACKER.reset(sent_token)
+            usage = response.usage
+            await throttle.release(ticket, used_tokens=usage.total_tokens if usage else None)
+            return response
+
+        return send

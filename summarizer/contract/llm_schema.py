@@ -1,0 +1,151 @@
+"""The JSON schema the model is asked to fill, derived from the contract.
+
+It is the contract's shape without the fields the program fills in (evidence offsets,
+``meta``), with list and string sizes bounded so that a grammar-constrained local
+model cannot loop forever, tightened further by a prompt file's ``[limits]``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from summarizer.contract.models import ArticleSummary
+
+_PROGRAM_FILLED = {"Evidence": ("start", "end", "alignment"), "ArticleSummary": ("meta",)}
+# Bounds keep a grammar-constrained small model from repeating items forever; they are
+# generous for a news article and live only in what the model sees, not the contract.
+_LIST_BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
+    ("KeySummary", "key_points"): (3, 7),
+    ("ArticleSummary", "actors"): (1, 20),
+    ("ArticleSummary", "commitments"): (0, 15),
+    ("ArticleSummary", "open_questions"): (0, 8),
+    ("KeyPoint", "evidence"): (1, 3),
+    ("Actor", "evidence"): (1, 3),
+    ("Commitment", "evidence"): (1, 3),
+    ("OpenQuestion", "evidence"): (1, 3),
+    ("Actor", "aliases"): (0, 6),
+    ("OpenQuestion", "actors"): (0, 6),
+}
+
+
+# String bounds (characters) for the same reason: a small model under a grammar can
+# otherwise write one string until max_tokens runs out, and the JSON never closes.
+_STRING_BOUNDS: dict[tuple[str, str], int] = {
+    ("Evidence", "quote"): 300,
+    ("KeyPoint", "text"): 250,
+    ("KeySummary", "headline"): 120,
+    ("KeySummary", "summary"): 700,
+    ("Actor", "name"): 80,
+    ("Actor", "role"): 80,
+    ("Actor", "affiliation"): 80,
+    ("Actor", "aliases"): 60,
+    ("Commitment", "actor"): 80,
+    ("Commitment", "action"): 200,
+    ("Commitment", "counterparty"): 80,
+    ("Commitment", "deadline"): 60,
+    ("OpenQuestion", "question"): 200,
+    ("OpenQuestion", "why_open"): 250,
+    ("OpenQuestion", "actors"): 80,
+}
+
+
+_NON_EMPTY = (
+    ("KeySummary", "headline"),
+    ("KeySummary", "summary"),
+    ("KeyPoint", "text"),
+    ("Actor", "name"),
+    ("Commitment", "actor"),
+    ("Commitment", "action"),
+    ("OpenQuestion", "question"),
+)
+
+
+def _bound_strings(prop: dict[str, Any], limit: int) -> None:
+    """Add maxLength to every string type in ``prop`` (plain, nullable or array items)."""
+    if prop.get("type") == "string":
+        prop["maxLength"] = limit
+    for key in ("anyOf", "oneOf"):
+        for option in prop.get(key, []):
+            _bound_strings(option, limit)
+    if isinstance(prop.get("items"), dict):
+        _bound_strings(prop["items"], limit)
+
+
+# What a prompt file's ``[limits]`` table may tighten: list name -> the lists it bounds.
+LIMIT_TARGETS: dict[str, tuple[tuple[str, str], ...]] = {
+    "key_points": (("KeySummary", "key_points"),),
+    "actors": (("ArticleSummary", "actors"),),
+    "commitments": (("ArticleSummary", "commitments"),),
+    "open_questions": (("ArticleSummary", "open_questions"),),
+    "evidence": tuple((m, "evidence") for m in ("KeyPoint", "Actor", "Commitment", "OpenQuestion")),
+    "aliases": (("Actor", "aliases"),),
+}
+Limits = tuple[tuple[str, int], ...]  # sorted (name, max) pairs: hashable, for caching
+
+
+@cache
+def _llm_schema_json(limits: Limits = ()) -> str:
+    schema = ArticleSummary.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    defs["ArticleSummary"] = {k: v for k, v in schema.items() if k != "$defs"}
+    for model_name, fields in _PROGRAM_FILLED.items():
+        node = defs[model_name]
+        for field in fields:
+            node["properties"].pop(field, None)
+            if field in node.get("required", []):
+                node["required"].remove(field)
+    for (model_name, field), (low, high) in _LIST_BOUNDS.items():
+        prop = defs[model_name]["properties"][field]
+        prop["minItems"], prop["maxItems"] = low, high
+        # The model has to produce these lists, so they are required for it.
+        if field not in defs[model_name].setdefault("required", []):
+            defs[model_name]["required"].append(field)
+    for (model_name, field), limit in _STRING_BOUNDS.items():
+        _bound_strings(defs[model_name]["properties"][field], limit)
+    # Required text must say something: a grammar-bound model otherwise writes "".
+    for model_name, field in _NON_EMPTY:
+        defs[model_name]["properties"][field]["minLength"] = 3
+    for name, most in limits:
+        if name == "quote_chars":
+            _bound_strings(defs["Evidence"]["properties"]["quote"], most)
+            continue
+        if name == "text_chars":
+            for (model_name, field), limit in _STRING_BOUNDS.items():
+                if (model_name, field) != ("Evidence", "quote"):
+                    longer = 3 if field == "summary" else 1
+                    _bound_strings(defs[model_name]["properties"][field], min(limit, most * longer))
+            continue
+        if name == "evidence_first":
+            # Pick the quote, then write about it; key points before the headline.
+            for node in defs.values():
+                props = node.get("properties", {})
+                if "evidence" in props:
+                    node["properties"] = {"evidence": props.pop("evidence"), **props}
+            ks = defs["KeySummary"]["properties"]
+            defs["KeySummary"]["properties"] = {"key_points": ks.pop("key_points"), **ks}
+            continue
+        if name not in LIMIT_TARGETS:
+            continue  # switches such as quotes_from_article act per request
+        for model_name, field in LIMIT_TARGETS[name]:
+            prop = defs[model_name]["properties"][field]
+            prop["maxItems"] = min(prop["maxItems"], most)
+            prop["minItems"] = min(prop["minItems"], prop["maxItems"])
+    root = defs.pop("ArticleSummary")
+    root["properties"].pop("schema_version", None)
+    return json.dumps({**root, "$defs": defs})
+
+
+def llm_json_schema(limits: Limits = (), quote_choices: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON schema the LLM is asked to fill (a fresh copy, computed once per limits).
+
+    With ``quote_choices`` every evidence quote must be one of those strings (spans of
+    the article): under a grammar the model then cannot write an ungrounded quote.
+    """
+    schema: dict[str, Any] = json.loads(_llm_schema_json(limits))
+    if quote_choices:
+        quote = schema["$defs"]["Evidence"]["properties"]["quote"]
+        quote.pop("maxLength", None)
+        quote["enum"] = list(quote_choices)
+    return schema

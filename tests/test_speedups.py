@@ -1,0 +1,91 @@
+"""Guards for summarizer.backends._speedups: each speed-up leans on an internal of
+Instructor or the OpenAI SDK. If an upgrade moves one, the code still works (only
+slower), and these tests fail loudly so that nobody loses a speed-up by accident."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from summarizer.backends import _speedups
+from summarizer.backends.extraction import LLMArticleSummary, response_model
+from tests.conftest import ROOT
+
+
+def test_instructor_response_schema_is_where_we_expect_it() -> None:
+    schema = _speedups._response_schema()
+    assert schema is not None, "instructor.v2.core.function_calls.ResponseSchema moved"
+    wrapped = _speedups.instructor_model(response_model())
+    assert issubclass(wrapped, schema)
+    assert issubclass(wrapped, LLMArticleSummary)
+    assert _speedups.instructor_model(response_model()) is wrapped  # built once
+
+
+def test_async_validator_shim_is_scoped_and_only_skips_our_checked_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from instructor.v2.core import patch as patch_module
+    from instructor.v2.validation import async_validators
+    from instructor.v2.validation.async_validators import async_field_validator
+    from pydantic import BaseModel
+
+    original = async_validators.reject_async_validators
+    assert not getattr(original, "remembers_checks", False), "patched at import time"
+    assert patch_module.reject_async_validators is original, "Instructor's layout moved"
+
+    class Other(BaseModel):
+        name: str
+
+        @async_field_validator("name")
+        async def check_name(self, value: str) -> str:
+            return value
+
+    ours = _speedups.instructor_model(response_model((("actors", 5),)))
+    with _speedups.remembered_async_validator_checks() as active:
+        assert active, "the shim could not be installed"
+        shim = async_validators.reject_async_validators
+        assert patch_module.reject_async_validators is shim
+        walks: list[Any] = []
+        monkeypatch.setattr(shim, "original", walks.append)  # counts instead of walking
+        shim(ours)
+        shim(ours)
+        assert walks == []  # ours: checked once when wrapped, never per request
+        with pytest.raises(ValueError, match="async validators"):
+            original(Other)  # anyone else's model is still refused
+    assert async_validators.reject_async_validators is original  # restored
+    assert patch_module.reject_async_validators is original
+
+
+def test_sdk_platform_attribute_is_where_we_expect_it() -> None:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="x", base_url="http://127.0.0.1:9/v1")
+    assert hasattr(client, "_platform"), "the SDK no longer keeps _platform"
+    assert client._platform is None
+    _speedups.share_platform(client)
+    assert client._platform is not None
+    assert client._platform == _speedups.sdk_platform()
+
+
+def test_importing_and_using_the_library_patches_nothing_for_others() -> None:
+    """Instructor's own check is in place after import and after a summary."""
+    code = (
+        "import summarizer, summarizer.pipeline, summarizer.batch.runner\n"
+        "from instructor.v2.validation import async_validators as a\n"
+        "from instructor.v2.core import patch as p\n"
+        "assert not getattr(a.reject_async_validators, 'remembers_checks', False)\n"
+        "assert p.reject_async_validators is a.reject_async_validators\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_checked_models_are_held_weakly() -> None:
+    import weakref
+
+    assert isinstance(_speedups._CHECKED, weakref.WeakSet)
