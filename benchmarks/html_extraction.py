@@ -6,13 +6,14 @@ Run from the repo root, with the candidates installed
     .venv/bin/python benchmarks/html_extraction.py                  # ../shared/html-pages
     .venv/bin/python benchmarks/html_extraction.py --pages DIR
 
-Without ``../shared/html-pages`` it falls back to ``tests/data/html-pages``: only the
-5 pages the tests use, so its numbers are not comparable with a 29-page run.
+It measures on the publishers' own pages, which stay outside the repository (their
+content belongs to the publishers; only the numbers are kept here): without
+``../shared/html-pages`` (or ``--pages DIR``) it stops with a one-line message. The
+test suite builds its own pages instead (``tests/pages.py``).
 
 Each page folder holds ``source.html`` (the page as its site served it),
 ``expected.html`` (the article a reader should see, judged by Readability's
-maintainers) and ``expected-metadata.json`` (title, lang). The full set stays outside
-the repository (their content belongs to the publishers); only the numbers are kept.
+maintainers) and ``expected-metadata.json`` (title, lang).
 
 Per page and extractor:
 
@@ -48,8 +49,7 @@ from typing import Any
 import lxml.html
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_PAGES = ROOT.parent / "shared" / "html-pages"  # all 29 pages
-PAGES = SHARED_PAGES if SHARED_PAGES.is_dir() else ROOT / "tests" / "data" / "html-pages"
+PAGES = ROOT.parent / "shared" / "html-pages"  # 29 pages, kept outside the repository
 RESULTS = ROOT / "benchmarks" / "results"
 
 _BLOCKS = {
@@ -191,7 +191,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    pages = sorted(p for p in args.pages.iterdir() if (p / "source.html").is_file())
+    found = args.pages.iterdir() if args.pages.is_dir() else ()
+    pages = sorted(p for p in found if (p / "source.html").is_file())
+    if not pages:
+        sys.exit(
+            f"html_extraction: no saved pages in {args.pages} (the publishers' pages stay "
+            "outside the repository); put them in ../shared/html-pages or pass --pages DIR"
+        )
     names = args.only or list(CANDIDATES)
     rows: dict[str, dict[str, dict[str, float]]] = {name: {} for name in names}
     for page in pages:

@@ -154,19 +154,22 @@ class Summarizer:
         ``source`` and ``title`` as ``meta["input"]``. An article over the model's
         context budget is summarized in parts and merged (see :mod:`summarizer.merge`).
         """
-        check_text(text, source)
         record = _input_record(source, title, input_meta)
-        parts, whole = self._plan(text, title, language, source)
-        if whole is not None:
-            return self._summarize_one(text, source, title, language, record, whole)
+        whole, key, cached = self._lookup_whole(text, source, title, language, record)
+        if cached is not None:
+            return cached
+        parts = self._plan(text, whole, title, language, source)
+        if parts is None:
+            extraction = self.extractor.extract(*whole, Grounder(text))
+            return self._store(key, self._finish(extraction, source, record))
         summaries = [
             shift(self._summarize_one(text[p.start : p.end], _part_source(source, i),
                                       title, language, record), p.start)
             for i, p in enumerate(parts)
         ]  # fmt: skip
         spans, digest_text = self._digest(text, summaries)
-        key = self._summarize_one(digest_text, f"{source}#key-summary", title, language, record)
-        return self._combine(text, parts, summaries, spans, key, source, record)
+        keyed = self._summarize_one(digest_text, f"{source}#key-summary", title, language, record)
+        return self._combine(text, parts, summaries, spans, keyed, source, record)
 
     async def asummarize(
         self,
@@ -179,11 +182,14 @@ class Summarizer:
     ) -> ArticleSummary:
         """Async :meth:`summarize`; uses ``AsyncOpenAI`` for remote models, and
         summarizes the parts of a long article concurrently."""
-        check_text(text, source)
         record = _input_record(source, title, input_meta)
-        parts, whole = self._plan(text, title, language, source)
-        if whole is not None:
-            return await self._asummarize_one(text, source, title, language, record, whole)
+        whole, key, cached = self._lookup_whole(text, source, title, language, record)
+        if cached is not None:
+            return cached
+        parts = self._plan(text, whole, title, language, source)
+        if parts is None:
+            extraction = await self.extractor.aextract(*whole, Grounder(text))
+            return self._store(key, self._finish(extraction, source, record))
         done = await asyncio.gather(
             *(
                 self._asummarize_one(text[p.start : p.end], _part_source(source, i),
@@ -193,16 +199,30 @@ class Summarizer:
         )  # fmt: skip
         summaries = [shift(s, p.start) for s, p in zip(done, parts, strict=True)]
         spans, digest_text = self._digest(text, summaries)
-        key = await self._asummarize_one(
+        keyed = await self._asummarize_one(
             digest_text, f"{source}#key-summary", title, language, record
         )
-        return self._combine(text, parts, summaries, spans, key, source, record)
+        return self._combine(text, parts, summaries, spans, keyed, source, record)
+
+    def _lookup_whole(
+        self, text: str, source: str, title: str | None, language: str | None,
+        record: dict[str, Any],
+    ) -> tuple[Request, str | None, ArticleSummary | None]:  # fmt: skip
+        """The request for the whole article, its cache key, and the cached answer if
+        any: looked up before anything is counted, so a hit never loads a model."""
+        check_text(text, source)
+        request = self.prompt.render(text, title=title, language=language), self.generation_params()
+        key = self._cache_key(text, *request)
+        return request, key, self._cached(key, source, record)
 
     def _summarize_one(
         self, text: str, source: str, title: str | None, language: str | None,
-        record: dict[str, Any], request: Request | None = None,
+        record: dict[str, Any],
     ) -> ArticleSummary:  # fmt: skip
-        messages, params, key, cached = self._lookup(text, source, title, language, record, request)
+        """One call for a part of a long article, or for its key summary."""
+        messages, params = self._prepare(text, source, title, language)
+        key = self._cache_key(text, messages, params)
+        cached = self._cached(key, source, record)
         if cached is not None:
             return cached
         extraction = self.extractor.extract(messages, params, Grounder(text))
@@ -210,38 +230,30 @@ class Summarizer:
 
     async def _asummarize_one(
         self, text: str, source: str, title: str | None, language: str | None,
-        record: dict[str, Any], request: Request | None = None,
+        record: dict[str, Any],
     ) -> ArticleSummary:  # fmt: skip
-        messages, params, key, cached = self._lookup(text, source, title, language, record, request)
+        """Async :meth:`_summarize_one`."""
+        messages, params = self._prepare(text, source, title, language)
+        key = self._cache_key(text, messages, params)
+        cached = self._cached(key, source, record)
         if cached is not None:
             return cached
         extraction = await self.extractor.aextract(messages, params, Grounder(text))
         return self._store(key, self._finish(extraction, source, record))
 
-    def _lookup(
-        self, text: str, source: str, title: str | None, language: str | None,
-        record: dict[str, Any], request: Request | None,
-    ) -> tuple[Messages, dict[str, Any], str | None, ArticleSummary | None]:  # fmt: skip
-        """The request for one call (``request`` if already checked against the
-        budget), its cache key, and the cached answer if any."""
-        messages, params = request or self._prepare(text, source, title, language)
-        key = self._cache_key(text, messages, params)
-        return messages, params, key, self._cached(key, source, record)
-
     # -- long articles -----------------------------------------------------------------
 
     def _plan(
-        self, text: str, title: str | None, language: str | None, source: str
-    ) -> tuple[list[Part], Request | None]:
-        """The parts to summarize ``text`` in, and when it fits whole, its request
-        (rendered and counted once, for the call to reuse)."""
-        params = self.generation_params()
+        self, text: str, whole: Request, title: str | None, language: str | None, source: str
+    ) -> list[Part] | None:
+        """The parts to summarize ``text`` in; ``None`` when its request ``whole``
+        fits the model's context."""
+        messages, params = whole
         out = answer_tokens(params)
         budget = self.backend.context_window()
-        messages = self.prompt.render(text, title=title, language=language)
         needed = self.backend.count_messages(messages)
         if needed + out <= budget:
-            return [Part(0, len(text))], (messages, params)
+            return None
         overhead = self.backend.count_messages(
             self.prompt.render("", title=title, language=language)
         )
@@ -266,7 +278,7 @@ class Summarizer:
                 f"{source}: splitting it for {self.settings.model}'s context takes "
                 f"{len(parts)} parts, over --max-parts {most}"
             )
-        return parts, None
+        return parts
 
     def _digest(self, text: str, summaries: list[ArticleSummary]) -> tuple[list[Part], str]:
         """The key-summary call's input (see :mod:`summarizer.merge`): it must fit

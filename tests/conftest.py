@@ -15,9 +15,6 @@ from tests.fakeserver import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-# Material from the project's shared folder, vendored under DATA with its licences
-# (a plain clone runs every test); the name stays for the modules that import it.
-SHARED = DATA
 SEED = ROOT / "seeds" / "trump-putin-call.txt"
 
 _ENV_VARS = (

@@ -24,10 +24,13 @@ unless ``strict`` is set.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import instructor
@@ -48,6 +51,36 @@ _MODES = {
     "json": instructor.Mode.JSON,
     "md_json": instructor.Mode.MD_JSON,
 }
+
+
+# Instructor logs each failed attempt ("API call failed on attempt 1: ...") at ERROR,
+# which reaches stderr through logging's last resort in any program that configures
+# no logging. For our own calls each of those is counted in ``meta`` (re-asks,
+# transport errors, last error), so the lines are noise; anyone else's Instructor
+# calls in the process still log as before.
+_OWN_CALL: ContextVar[bool] = ContextVar("summarizer_own_instructor_call", default=False)
+_INSTRUCTOR_LOGGERS = ("instructor", "instructor.v2", "instructor.v2.retry")
+
+
+class _SkipOwnCalls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _OWN_CALL.get()
+
+
+@cache
+def _filter_instructor_logs() -> None:
+    for name in _INSTRUCTOR_LOGGERS:
+        logging.getLogger(name).addFilter(_SkipOwnCalls())
+
+
+@contextmanager
+def _own_call() -> Iterator[None]:
+    _filter_instructor_logs()
+    token = _OWN_CALL.set(True)
+    try:
+        yield
+    finally:
+        _OWN_CALL.reset(token)
 
 
 class GroundingContext(dict[str, Any]):
@@ -204,7 +237,8 @@ class Extractor:
         patched = instructor.patch(create=self._sync_create(stats), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text)
         try:
-            summary = patched(**kwargs, context=GroundingContext(grounder))
+            with _own_call():
+                summary = patched(**kwargs, context=GroundingContext(grounder))
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, grounder, stats)
         except SummarizerError as e:
@@ -221,7 +255,8 @@ class Extractor:
         patched = instructor.patch(create=self._async_create(stats), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text)
         try:
-            summary = await patched(**kwargs, context=GroundingContext(grounder))
+            with _own_call():
+                summary = await patched(**kwargs, context=GroundingContext(grounder))
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, grounder, stats)
         except SummarizerError as e:

@@ -8,7 +8,6 @@ bug, reported in one line with exit code 1.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from enum import StrEnum
@@ -606,8 +605,4 @@ def cache_clear() -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    # Instructor logs every failed attempt at ERROR; we report outcomes ourselves, in
-    # one line, so its records must not reach stderr through logging's last resort.
-    logging.getLogger("instructor").addHandler(logging.NullHandler())
-    logging.getLogger("instructor").propagate = False
     app()
