@@ -49,8 +49,10 @@ def _bad(summary: dict[str, Any]) -> dict[str, Any]:
 def test_every_backend_meets_the_protocol() -> None:
     remote = backend_for(Settings.resolve(env={}, model="m", base_url="http://127.0.0.1:9/v1"))
     local = backend_for(Settings.resolve(env={}, model="local"))
-    assert isinstance(remote, OpenAIBackend) and isinstance(remote, Backend)
-    assert isinstance(local, LocalBackend) and isinstance(local, Backend)
+    assert isinstance(remote, OpenAIBackend)
+    assert isinstance(remote, Backend)
+    assert isinstance(local, LocalBackend)
+    assert isinstance(local, Backend)
     assert isinstance(FunctionBackend(lambda call: "{}"), Backend)
     assert FunctionBackend is _FB
 
@@ -86,12 +88,14 @@ def test_function_backend_runs_the_whole_pipeline_with_a_reask(
     assert [c.attempt for c in backend.calls] == [1, 2]
     first = backend.calls[0]
     assert isinstance(first, FunctionCall)
-    assert first.schema is not None and "key_summary" in first.schema["properties"]
+    assert first.schema is not None
+    assert "key_summary" in first.schema["properties"]
     assert "Trump" in first.prompt
     # The re-ask tells the model which quote was not found.
     assert "a sentence that is not in the article" in json.dumps(backend.calls[1].messages)
     for ev in result.evidence():
-        assert ev.start is not None and ev.end is not None
+        assert ev.start is not None
+        assert ev.end is not None
         assert seed_text[ev.start : ev.end] == ev.quote
 
 
