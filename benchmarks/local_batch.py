@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from summarizer.batch.runner import BatchItem, BatchOptions, run_batch  # noqa: E402
+from summarizer.batch import BatchItem, BatchOptions, run_batch  # noqa: E402
 from summarizer.settings import Settings  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"

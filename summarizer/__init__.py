@@ -15,10 +15,16 @@ from summarizer._version import __version__
 if TYPE_CHECKING:
     from summarizer.backends import Backend, CallStats
     from summarizer.backends.function import FunctionBackend, FunctionCall
-    from summarizer.batch.ledger import BatchStats
-    from summarizer.batch.pricing import Price, load_prices
-    from summarizer.batch.ratelimit import RateLimiter
-    from summarizer.batch.runner import BatchItem, BatchOptions, collect_items, run_batch
+    from summarizer.batch import (
+        BatchItem,
+        BatchOptions,
+        BatchStats,
+        Price,
+        RateLimiter,
+        collect_items,
+        load_prices,
+        run_batch,
+    )
     from summarizer.cache import ResponseCache
     from summarizer.contract import (
         SCHEMA_VERSION,
@@ -72,11 +78,18 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Backend", "CallStats"), "summarizer.backends"),
     **dict.fromkeys(("FunctionBackend", "FunctionCall"), "summarizer.backends.function"),
-    "BatchStats": "summarizer.batch.ledger",
-    **dict.fromkeys(("Price", "load_prices"), "summarizer.batch.pricing"),
-    "RateLimiter": "summarizer.batch.ratelimit",
     **dict.fromkeys(
-        ("BatchItem", "BatchOptions", "collect_items", "run_batch"), "summarizer.batch.runner"
+        (
+            "BatchItem",
+            "BatchOptions",
+            "BatchStats",
+            "Price",
+            "RateLimiter",
+            "collect_items",
+            "load_prices",
+            "run_batch",
+        ),
+        "summarizer.batch",
     ),
     "ResponseCache": "summarizer.cache",
     **dict.fromkeys(

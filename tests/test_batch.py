@@ -18,17 +18,12 @@ import httpx
 import pytest
 
 from summarizer.backends.http import SEND_TRACKER, ShardedTransport
+from summarizer.batch import BatchItem, BatchOptions, collect_items, run_batch
 from summarizer.batch.ledger import ledger_path
 from summarizer.batch.pricing import Price, load_prices, price_for, usage_cost
 from summarizer.batch.ratelimit import RateLimiter, _Bucket, parse_rate_limit
-from summarizer.batch.runner import (
-    BatchItem,
-    BatchOptions,
-    collect_items,
-    pick_worker,
-    run_batch,
-    split_evenly,
-)
+from summarizer.batch.scheduling import split_evenly
+from summarizer.batch.workers import pick_worker
 from summarizer.cache import ResponseCache
 from summarizer.errors import ConfigurationError, DatasetError
 from summarizer.settings import Settings

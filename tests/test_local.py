@@ -141,7 +141,7 @@ def test_batch_with_the_embedded_model_and_a_hostile_article(tmp_path: Path) -> 
     """`batch` runs local articles in a pool of processes (one article at a time
     each, one model load each); an article that gives orders is summarized as
     content, and what survives is grounded."""
-    from summarizer.batch.runner import BatchItem, BatchOptions, run_batch
+    from summarizer.batch import BatchItem, BatchOptions, run_batch
     from summarizer.settings import Settings
     from tests.test_messy import HOSTILE
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from summarizer.batch.items import BatchItem
 from summarizer.batch.pricing import Price, usage_cost
-from summarizer.contract.models import ArticleSummary
+from summarizer.contract import ArticleSummary
 from summarizer.errors import ConfigurationError, SummarizerError
 
 _ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -184,3 +186,63 @@ def append_ledger(out: Path, run: dict[str, Any], stats: BatchStats) -> None:
 
 def ledger_path(out: Path) -> Path:
     return out.with_name(out.name + ".ledger.json")
+
+
+class Recorder:
+    """The single writer: appends result lines, keeps totals, enforces ``max_cost``.
+
+    ``max_cost`` is checked before an article starts, against what was spent plus
+    the worst case of everything in flight (prompt estimate plus ``max_tokens`` of
+    output, per request), so the budget is not overrun by work already started.
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        stats: BatchStats,
+        *,
+        price: Price | None,
+        max_cost: float | None,
+        worst_case_tokens: Callable[[BatchItem], tuple[int, int]],
+        on_change: Callable[[BatchStats], None] | None = None,
+    ) -> None:
+        self.stats = stats
+        self.price = price
+        self.max_cost = max_cost
+        self.worst_case_tokens = worst_case_tokens
+        self.on_change = on_change
+        self.reserved: dict[str, float] = {}
+        self._file = out.open("a", encoding="utf-8")
+
+    def admit(self, item: BatchItem) -> bool:
+        if self.max_cost is None or item.error is not None:
+            return True
+        assert self.price is not None  # checked when the batch starts
+        need = self.price.cost(*self.worst_case_tokens(item))
+        spent = self.stats.cost_usd or 0.0
+        if spent + sum(self.reserved.values()) + need > self.max_cost:
+            self.stats.budget_hit = True
+            return False
+        self.reserved[item.id] = need
+        return True
+
+    def write(self, record: dict[str, Any], line: str) -> None:
+        self._file.write(line + "\n")
+        self._file.flush()
+        self.reserved.pop(record["id"], None)
+        s = self.stats
+        s.done += 1
+        s.failed += record["status"] == "error"
+        s.cached += bool(record["cached"])
+        s.prompt_tokens += record["usage"]["prompt_tokens"]
+        s.completion_tokens += record["usage"]["completion_tokens"]
+        if s.cost_usd is not None:
+            s.cost_usd = None if record["cost_usd"] is None else s.cost_usd + record["cost_usd"]
+        s.responses += record["attempts"]["responses"]
+        s.reasks += record["attempts"]["reasks"]
+        s.transport_retries += record["attempts"]["transport_retries"]
+        if self.on_change is not None:
+            self.on_change(s)
+
+    def close(self) -> None:
+        self._file.close()
