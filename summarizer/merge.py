@@ -6,10 +6,11 @@ themselves). Merging keeps the first of each, in article order, and pools its
 evidence:
 
 * actors are the same when a name or alias matches (case, quotes and spacing
-  ignored), or when one name is the other's surname ("Putin", "Vladimir Putin");
-  the fullest name wins and the others become aliases;
+  ignored), or when a later one-word name is an earlier actor's surname ("Putin",
+  "Vladimir Putin"): :meth:`summarizer.similarity.ActorNames.same_as`; the fullest
+  name wins and the others become aliases;
 * commitments are the same when their actors are, and their actions say the same
-  thing (the eval scorer's lexical similarity) or rest on the same quote;
+  thing (the lexical similarity the eval scorer uses too) or rest on the same quote;
 * open questions likewise, by question text or shared quote.
 
 The key summary is not merged but written again, by one more model call over a
@@ -28,8 +29,8 @@ from summarizer.contract.models import (
     KeySummary,
     OpenQuestion,
 )
-from summarizer.evals.scoring import dice, span_overlap, stems
-from summarizer.grounding import Aligner, normalize
+from summarizer.grounding import Aligner
+from summarizer.similarity import ActorNames, dice, span_overlap, stems
 from summarizer.text import sentence_spans
 
 SAME_MEANING = 0.6  # lexical similarity above which two items say the same thing
@@ -45,10 +46,6 @@ def shift(summary: ArticleSummary, offset: int) -> ArticleSummary:
             ev.start += offset
             ev.end += offset
     return summary
-
-
-def _key(name: str) -> str:
-    return normalize(name)[0].strip(" .'\"")
 
 
 def _spans(evidence: list[Evidence]) -> list[tuple[int, int]]:
@@ -69,28 +66,15 @@ class _Actors:
     """Merged actors, and the canonical name for any name or alias seen."""
 
     def __init__(self) -> None:
-        self.actors: list[Actor] = []
-        self.canonical: dict[str, Actor] = {}
-
-    def _by_surname(self, name: str) -> Actor | None:
-        """A surname alone ("Putin"): the one actor whose name ends with it."""
-        words = _key(name).split()
-        if len(words) != 1:
-            return None
-        hits = [a for a in self.actors if _key(a.name).split()[-1:] == words]
-        return hits[0] if len(hits) == 1 else None
-
-    def _find(self, actor: Actor) -> Actor | None:
-        for name in (actor.name, *actor.aliases):
-            if (found := self.canonical.get(_key(name))) is not None:
-                return found
-        return self._by_surname(actor.name)
+        # Unlike grounding, merging also ignores quotation marks around a name.
+        self.names = ActorNames(strip_quotes=True)
+        self.actors = self.names.actors
 
     def add(self, actor: Actor) -> None:
-        found = self._find(actor)
+        found = self.names.same_as(actor.name, *actor.aliases)
         if found is None:
             found = actor.model_copy(deep=True)
-            self.actors.append(found)
+            self.names.add(found)
         else:
             names = [found.name, actor.name]
             fullest = max(names, key=lambda n: (len(n.split()), len(n)))
@@ -100,13 +84,12 @@ class _Actors:
             found.role = found.role or actor.role
             found.affiliation = found.affiliation or actor.affiliation
             _pool(found.evidence, actor.evidence)
-        for name in (found.name, *found.aliases, actor.name, *actor.aliases):
-            self.canonical.setdefault(_key(name), found)
+        self.names.index(found, (found.name, *found.aliases, actor.name, *actor.aliases))
 
     def name_of(self, name: str | None) -> str | None:
         if not name:
             return name
-        found = self.canonical.get(_key(name)) or self._by_surname(name)
+        found = self.names.same_as(name)
         return found.name if found is not None else name
 
 

@@ -205,7 +205,7 @@ def test_repeated_items_are_dropped_once_and_recorded() -> None:
     | st.text()
 )
 def test_fast_normalize_matches_the_character_loop(text: str) -> None:
-    from summarizer.grounding import _normalize_slow
+    from summarizer.similarity import _normalize_slow
 
     assert normalize(text) == _normalize_slow(text)
 

@@ -17,28 +17,19 @@ the SDK's own retries are off. What is left is mapped to our errors by
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import openai
 from openai.types.chat import ChatCompletion
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from summarizer.backends import _speedups
 from summarizer.backends.base import CallStats, Messages, Mode, Throttle
 from summarizer.backends.http import SEND_TRACKER
+from summarizer.backends.retry import Wait, is_transient, retry_after_seconds
 from summarizer.errors import (
     ArticleTooLongError,
     AuthenticationError,
@@ -67,55 +58,6 @@ CONTEXT_WINDOWS: dict[str, int] = {
 }
 DEFAULT_CONTEXT_WINDOW = 32_768
 _SENT_PARAMS = ("temperature", "top_p", "seed")
-
-
-def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After``)."""
-    if not headers:
-        return None
-    if ms := headers.get("retry-after-ms"):
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
-    return False
-
-
-class _Wait:
-    """Exponential backoff with jitter, unless the server said how long to wait."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.cap = settings.retry_max_wait
-        self.fallback = wait_exponential(
-            multiplier=settings.retry_initial_wait, max=settings.retry_max_wait
-        ) + wait_random(0, settings.retry_initial_wait)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        response = getattr(exc, "response", None)
-        asked = retry_after_seconds(response.headers if response is not None else None)
-        if asked is not None:
-            return min(asked, self.cap)
-        return float(self.fallback(state))
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -335,9 +277,9 @@ class OpenAIBackend:
             stats.transport_errors.append(_first_line(f"{type(exc).__name__}: {exc}", 200))
 
         return {
-            "retry": retry_if_exception(_is_transient),
+            "retry": retry_if_exception(is_transient),
             "stop": stop_after_attempt(self.settings.max_transport_retries + 1),
-            "wait": _Wait(self.settings),
+            "wait": Wait(self.settings),
             "before_sleep": before_sleep,
             "reraise": True,
         }

@@ -5,7 +5,9 @@ action) and punish what is wrong (a commitment given to the wrong actor, an inve
 actor). It is offline, deterministic and fast, using two signals:
 
 * **lexical**: Dice overlap of content-word stems (lowercased, stop words out, light
-  suffix stripping, a small synonym table: "talks"/"negotiations", "fell"/"drop");
+  suffix stripping, a small synonym table: "talks"/"negotiations", "fell"/"drop"),
+  from :mod:`summarizer.similarity`, which also rates actors' names
+  (:meth:`~summarizer.similarity.ActorNames.similarity`);
 * **evidence**: both summaries quote the same article, so two items whose quotes
   cover the same characters talk about the same thing, however they are worded.
 
@@ -23,13 +25,13 @@ golden item as a legitimate match.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from summarizer.contract.models import Actor, ArticleSummary, Evidence
-from summarizer.grounding import Aligner, evidence_spans, normalize
+from summarizer.grounding import Aligner, evidence_spans
+from summarizer.similarity import ActorNames, dice, span_overlap, stems
 
 T = TypeVar("T")
 MATCH_THRESHOLD = 0.3
@@ -41,69 +43,6 @@ SECTION_WEIGHTS = {
     "open_questions": 0.15,
     "grounding": 0.2,
 }
-
-_STOP = frozenset(
-    """a an the and or but if of to in on at by for with from as is are was were be been
-    being has have had do does did will would shall should may might can could that this
-    these those it its their his her he she they them we our you your i not no than then
-    there here who whom whose which what when where why how about into over after before
-    also said says say more most such other any some all each own very just up out so
-    s t""".split()
-)
-
-
-# Words news summaries use interchangeably, folded to one stem. Small on purpose: each
-# entry was needed by a paraphrase in the meta-eval, and a wider net would match
-# items that differ.
-_SYNONYMS = {
-    "agreement": "agree", "deal": "agree", "accord": "agree", "pact": "agree",
-    "talks": "negoti", "negotiation": "negoti", "negotiations": "negoti",
-    "negotiate": "negoti", "negotiating": "negoti",
-    "drop": "declin", "dropped": "declin", "fall": "declin", "fell": "declin",
-    "fallen": "declin", "decline": "declin", "declined": "declin", "lower": "declin",
-    "decrease": "declin", "decreased": "declin",
-    "meeting": "meet", "met": "meet", "meets": "meet",
-    "stated": "say", "told": "say", "announced": "announc", "announces": "announc",
-    "killed": "kill", "dead": "kill", "died": "kill", "deaths": "kill", "death": "kill",
-    "war": "war", "conflict": "war", "fighting": "war",
-    "president": "presid", "presidential": "presid",
-}  # fmt: skip
-_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ed", "es", "s")
-
-
-def _stem(word: str) -> str:
-    if word in _SYNONYMS:
-        return _SYNONYMS[word]
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:6]
-
-
-def stems(text: str | None) -> set[str]:
-    """Content-word stems of ``text``."""
-    if not text:
-        return set()
-    words = re.findall(r"[a-z0-9]+", normalize(text)[0])
-    return {_stem(w) for w in words if w not in _STOP and len(w) > 1}
-
-
-def dice(a: set[str], b: set[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return 2 * len(a & b) / (len(a) + len(b))
-
-
-def span_overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> float:
-    """Largest overlap of two quote sets, relative to the shorter quote."""
-    best = 0.0
-    for s1, e1 in a:
-        for s2, e2 in b:
-            inter = min(e1, e2) - max(s1, s2)
-            if inter > 0:
-                best = max(best, inter / min(e1 - s1, e2 - s2))
-    return best
 
 
 def _greedy_match(sim: list[list[float]], threshold: float) -> list[tuple[int, int, float]]:
@@ -164,27 +103,6 @@ def _prf(
 
 def _required(raw_items: list[dict[str, Any]]) -> list[bool]:
     return [item.get("required", True) is not False for item in raw_items]
-
-
-def _names(actor: Actor) -> set[str]:
-    # A name made only of stop words ("the i", a newspaper) is compared as written.
-    return {
-        " ".join(sorted(stems(n))) or normalize(n)[0].strip() for n in (actor.name, *actor.aliases)
-    } - {""}
-
-
-def actor_similarity(g: Actor, c: Actor) -> float:
-    """1.0 for a shared name or alias; else overlap of name words ("Trump" in "Donald
-    Trump" counts, when the shorter name is all in the longer)."""
-    if _names(g) & _names(c):
-        return 1.0
-    best = 0.0
-    for gn in (g.name, *g.aliases):
-        for cn in (c.name, *c.aliases):
-            a, b = stems(gn), stems(cn)
-            contained = bool(a and b) and (a <= b or b <= a)
-            best = max(best, 0.8 if contained else 0.8 * dice(a, b))
-    return best
 
 
 def _role_ok(g: str | None, c: str | None) -> bool:
@@ -278,7 +196,7 @@ def score_summary(
 
     # Actors: alias-aware matching, then role and kind on matched pairs.
     actors = _prf(
-        [[actor_similarity(g, c) for c in candidate.actors] for g in golden.actors],
+        [[ActorNames.similarity(g, c) for c in candidate.actors] for g in golden.actors],
         _required(raw["actors"]),
         len(candidate.actors),
         threshold=0.5,
@@ -308,7 +226,7 @@ def score_summary(
             return owner[ci] == gi
         if gi is None:
             return False
-        return actor_similarity(golden.actors[gi], Actor(name=c_name, kind="other")) >= 0.8
+        return ActorNames.similarity(golden.actors[gi], Actor(name=c_name, kind="other")) >= 0.8
 
     sim = [
         [

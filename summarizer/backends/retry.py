@@ -1,0 +1,67 @@
+"""When a request that did not arrive is sent again, and how long to wait first.
+
+Transport faults only (408/409/429/5xx answers, timeouts, connection errors): an
+answer that arrived but did not validate is a re-ask, Instructor's business. The
+wait is capped exponential backoff with jitter, unless the server said how long
+(``Retry-After`` or ``retry-after-ms``), still capped.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import httpx
+import openai
+from tenacity import RetryCallState, wait_exponential, wait_random
+
+from summarizer.settings import Settings
+
+
+def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After``)."""
+    if not headers:
+        return None
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+class Wait:
+    """Exponential backoff with jitter, unless the server said how long to wait."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.cap = settings.retry_max_wait
+        self.fallback = wait_exponential(
+            multiplier=settings.retry_initial_wait, max=settings.retry_max_wait
+        ) + wait_random(0, settings.retry_initial_wait)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        response = getattr(exc, "response", None)
+        asked = retry_after_seconds(response.headers if response is not None else None)
+        if asked is not None:
+            return min(asked, self.cap)
+        return float(self.fallback(state))
