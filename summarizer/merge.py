@@ -21,6 +21,9 @@ apply, and the new key points' quotes map back into the full article.
 
 from __future__ import annotations
 
+from typing import Any
+
+from summarizer.contract import contract_warnings
 from summarizer.contract.models import (
     Actor,
     ArticleSummary,
@@ -211,3 +214,62 @@ def remap_key_summary(
             points.append(kp)
     key_summary.key_points = points
     return key_summary
+
+
+def combine(
+    text: str,
+    parts: list[tuple[int, int]],
+    summaries: list[ArticleSummary],
+    spans: list[tuple[int, int]],
+    key: ArticleSummary,
+    source: str,
+    record: dict[str, Any],
+) -> ArticleSummary:
+    """The article's summary from its ``parts``' ``summaries`` (offsets already in the
+    whole text) and the ``key`` call over the digest ``spans``, with ``meta`` that
+    adds up every call: tokens, attempts, latency, grounding, cache hits."""
+    key_summary = remap_key_summary(key.key_summary.model_copy(deep=True), spans, text)
+    merged = merge_parts(summaries, key_summary)
+    calls = [*summaries, key]
+    meta = dict(key.meta)
+    usage = {
+        k: sum(int(c.meta.get("usage", {}).get(k) or 0) for c in calls)
+        for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+    }
+    attempts = {
+        k: sum(int(c.meta.get("attempts", {}).get(k) or 0) for c in calls)
+        for k in ("responses", "reasks", "transport_retries")
+    }
+    grounding = {
+        "quotes_total": sum(c.meta["grounding"]["quotes_total"] for c in calls),
+        "quotes_grounded": sum(c.meta["grounding"]["quotes_grounded"] for c in calls),
+        "salvaged": any(c.meta["grounding"]["salvaged"] for c in calls),
+        "dropped": [d for c in calls for d in c.meta["grounding"]["dropped"]],
+        "fixes": [f for c in calls for f in c.meta["grounding"]["fixes"]],
+    }
+    meta.update(
+        source=source,
+        input=record,
+        usage=usage,
+        attempts=attempts,
+        latency_s=round(sum(float(c.meta.get("latency_s") or 0) for c in calls), 3),
+        transport_errors=[e for c in calls for e in c.meta.get("transport_errors", [])],
+        grounding=grounding,
+        parts=[
+            {
+                "start": start,
+                "end": end,
+                "usage": {k: s.meta.get("usage", {}).get(k) for k in usage},
+                "cache_hit": bool(s.meta.get("cache", {}).get("hit")),
+            }
+            for (start, end), s in zip(parts, summaries, strict=True)
+        ],
+        key_summary_from=[list(span) for span in spans],
+        warnings=contract_warnings(merged),
+    )
+    if all(c.meta.get("cache", {}).get("hit") for c in calls):
+        meta["cache"] = {"hit": True}
+    else:
+        meta.pop("cache", None)
+    merged.meta = meta
+    return merged

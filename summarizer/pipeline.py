@@ -3,6 +3,10 @@
 :class:`Summarizer` holds settings, the loaded prompt and the model client for
 repeated use; :func:`summarize` and :func:`asummarize` are one-shot conveniences.
 The CLI is a thin layer over these.
+
+It is one module because every step here has a sync and an async twin (whole
+article, parts, key summary), and the twins must change together: apart, they
+drifted before (tests/test_pipeline.py now compares their requests and results).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from summarizer.contract import SCHEMA_VERSION, ArticleSummary, contract_warning
 from summarizer.errors import ArticleTooLongError
 from summarizer.grounding import Grounder
 from summarizer.inputs import check_text
-from summarizer.merge import digest, merge_parts, remap_key_summary, shift
+from summarizer.merge import combine, digest, shift
 from summarizer.prompts import Prompt, load_prompt
 from summarizer.settings import Settings
 from summarizer.tokens import CHARS_PER_TOKEN, answer_tokens
@@ -169,7 +173,10 @@ class Summarizer:
         ]  # fmt: skip
         spans, digest_text = self._digest(text, summaries)
         keyed = self._summarize_one(digest_text, f"{source}#key-summary", title, language, record)
-        return self._combine(text, parts, summaries, spans, keyed, source, record)
+        return combine(
+            text, [(p.start, p.end) for p in parts], summaries,
+            [(p.start, p.end) for p in spans], keyed, source, record,
+        )  # fmt: skip
 
     async def asummarize(
         self,
@@ -202,7 +209,10 @@ class Summarizer:
         keyed = await self._asummarize_one(
             digest_text, f"{source}#key-summary", title, language, record
         )
-        return self._combine(text, parts, summaries, spans, keyed, source, record)
+        return combine(
+            text, [(p.start, p.end) for p in parts], summaries,
+            [(p.start, p.end) for p in spans], keyed, source, record,
+        )  # fmt: skip
 
     def _lookup_whole(
         self, text: str, source: str, title: str | None, language: str | None,
@@ -297,64 +307,6 @@ class Summarizer:
                 spans.append((start, min(end, start + room_chars)))
                 used += end - start + 2
         return [Part(s, e) for s, e in spans], "\n\n".join(text[s:e] for s, e in spans)
-
-    def _combine(
-        self,
-        text: str,
-        parts: list[Part],
-        summaries: list[ArticleSummary],
-        spans: list[Part],
-        key: ArticleSummary,
-        source: str,
-        record: dict[str, Any],
-    ) -> ArticleSummary:
-        key_summary = remap_key_summary(
-            key.key_summary.model_copy(deep=True), [(p.start, p.end) for p in spans], text
-        )
-        merged = merge_parts(summaries, key_summary)
-        calls = [*summaries, key]
-        meta = dict(key.meta)
-        usage = {
-            k: sum(int(c.meta.get("usage", {}).get(k) or 0) for c in calls)
-            for k in ("prompt_tokens", "completion_tokens", "total_tokens")
-        }
-        attempts = {
-            k: sum(int(c.meta.get("attempts", {}).get(k) or 0) for c in calls)
-            for k in ("responses", "reasks", "transport_retries")
-        }
-        grounding = {
-            "quotes_total": sum(c.meta["grounding"]["quotes_total"] for c in calls),
-            "quotes_grounded": sum(c.meta["grounding"]["quotes_grounded"] for c in calls),
-            "salvaged": any(c.meta["grounding"]["salvaged"] for c in calls),
-            "dropped": [d for c in calls for d in c.meta["grounding"]["dropped"]],
-            "fixes": [f for c in calls for f in c.meta["grounding"]["fixes"]],
-        }
-        meta.update(
-            source=source,
-            input=record,
-            usage=usage,
-            attempts=attempts,
-            latency_s=round(sum(float(c.meta.get("latency_s") or 0) for c in calls), 3),
-            transport_errors=[e for c in calls for e in c.meta.get("transport_errors", [])],
-            grounding=grounding,
-            parts=[
-                {
-                    "start": p.start,
-                    "end": p.end,
-                    "usage": {k: s.meta.get("usage", {}).get(k) for k in usage},
-                    "cache_hit": bool(s.meta.get("cache", {}).get("hit")),
-                }
-                for p, s in zip(parts, summaries, strict=True)
-            ],
-            key_summary_from=[[p.start, p.end] for p in spans],
-            warnings=contract_warnings(merged),
-        )
-        if all(c.meta.get("cache", {}).get("hit") for c in calls):
-            meta["cache"] = {"hit": True}
-        else:
-            meta.pop("cache", None)
-        merged.meta = meta
-        return merged
 
     # -- cache -----------------------------------------------------------------------
 
