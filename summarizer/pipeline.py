@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from pydantic import ValidationError
+
 from summarizer._version import __version__
 from summarizer.backends import Backend, Messages, Throttle, backend_for
 from summarizer.backends.extraction import Extraction, Extractor
@@ -340,7 +342,10 @@ class Summarizer:
         data = self.cache.get(key)
         if data is None:
             return None
-        summary = ArticleSummary.model_validate(data)
+        try:
+            summary = ArticleSummary.model_validate(data)
+        except ValidationError:  # an entry that no longer fits the contract: a miss
+            return None
         summary.meta["source"] = source
         summary.meta["input"] = record  # same text, maybe another page or URL
         summary.meta["cache"] = {"hit": True, "key": key}
