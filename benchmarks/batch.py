@@ -5,8 +5,9 @@ Run from the repo root (after ``make install``)::
     .venv/bin/python benchmarks/batch.py              # everything, about two minutes
     .venv/bin/python benchmarks/batch.py --quick --out /tmp/b   # small sizes, a smoke test
 
-The script starts ``benchmarks/fake_server.py`` as its own process (answers are the
-golden summaries of the eval set, so they are realistic in size and grounded) and
+The script starts the fake server the tests use, ``tests/fakeserver.py``, in its
+benchmark mode as its own process (answers are the golden summaries of the eval
+set, so they are realistic in size and grounded) and
 measures, with the library API (``run_batch``, as the CLI calls it):
 
 * **throughput**: 500 articles, latency 0.2 s, concurrency 50: wall time / ideal
@@ -50,19 +51,18 @@ from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import httpx  # noqa: E402
 import instructor  # noqa: E402
 import openai  # noqa: E402
-from fake_server import load_answers, probes  # noqa: E402
 
 from summarizer import __version__  # noqa: E402
 from summarizer.backends.http import ShardedTransport  # noqa: E402
-from summarizer.batch.runner import BatchItem, BatchOptions, run_batch  # noqa: E402
+from summarizer.batch import BatchItem, BatchOptions, run_batch  # noqa: E402
 from summarizer.contract.models import ArticleSummary  # noqa: E402
 from summarizer.pipeline import Summarizer  # noqa: E402
 from summarizer.settings import Settings  # noqa: E402
+from tests.fakeserver import completion, load_answers, probes  # noqa: E402
 
 T = TypeVar("T")
 DATASET = ROOT / "evals" / "wikinews"
@@ -74,10 +74,10 @@ class Server:
 
     def __init__(self, latency: float, fault_rate: float = 0.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "benchmarks" / "fake_server.py"),
+            [sys.executable, "-m", "tests.fakeserver",
              "--dataset", str(DATASET), "--latency", str(latency),
              "--fault-rate", str(fault_rate)],
-            stdout=subprocess.PIPE, text=True,
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline().split()[1])
@@ -235,12 +235,8 @@ def overhead(n: int) -> dict[str, Any]:
         flat = " ".join(body["messages"][1]["content"].split())  # the user message
         # The article that starts first: the second half of an article is another.
         _, answer = min((flat.find(p), a) for p, a in answers if p in flat)
-        message = {"role": "assistant", "content": answer}
-        return httpx.Response(200, json={
-            "id": "x", "object": "chat.completion", "created": 0, "model": "bench",
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1000, "completion_tokens": 1000, "total_tokens": 2000},
-        })  # fmt: skip
+        reply = completion(answer, model="bench", prompt_tokens=1000, completion_tokens=1000)
+        return httpx.Response(200, json=reply)
 
     async def main() -> tuple[list[float], list[float]]:
         http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
