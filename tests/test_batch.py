@@ -139,6 +139,24 @@ def test_transient_errors_and_bad_answers_are_retried_and_counted(
     assert len(fake_openai.requests) == 9
 
 
+@pytest.mark.timeout(60)
+def test_a_day_long_retry_after_is_capped_in_a_batch_too(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    """A 429 with ``Retry-After: 86400`` paused the whole batch for that long (the
+    single-article path already capped it at --retry-max-wait; the limiter did not)."""
+    fake_openai.default = summary_reply(seed_summary)
+    fake_openai.queue(error_reply(429, "come back tomorrow", **{"retry-after": "86400"}))
+    items = [BatchItem(f"d{i}", f"d{i}", _article(seed_text, i)) for i in range(4)]
+    settings = Settings.resolve(model="fake-model", base_url=fake_openai.url, **FAST)
+    stats = run_batch(
+        [], tmp_path / "r.jsonl", settings, BatchOptions(concurrency=2, use_cache=False),
+        prices={}, items=items,
+    )  # fmt: skip
+    assert stats.throttled == 1
+    assert [r["status"] for r in _rows(tmp_path / "r.jsonl")] == ["ok"] * 4
+
+
 def test_cache_second_run_sends_no_requests(
     fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
 ) -> None:

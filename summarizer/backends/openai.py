@@ -29,7 +29,7 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 from summarizer.backends import _speedups
 from summarizer.backends.base import CallStats, Messages, Mode, Throttle
 from summarizer.backends.http import SEND_TRACKER
-from summarizer.backends.retry import Wait, is_transient, retry_after_seconds
+from summarizer.backends.retry import Wait, is_transient, server_wait
 from summarizer.errors import (
     ArticleTooLongError,
     AuthenticationError,
@@ -332,7 +332,7 @@ class OpenAIBackend:
             try:
                 response = await post()
             except openai.RateLimitError as e:
-                after = retry_after_seconds(e.response.headers)
+                after = server_wait(e.response.headers, self.settings.retry_max_wait)
                 await throttle.release(ticket, outcome="rate_limited", retry_after=after)
                 raise
             except BaseException:

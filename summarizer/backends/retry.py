@@ -41,6 +41,13 @@ def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+def server_wait(headers: httpx.Headers | None, cap: float) -> float | None:
+    """How long the server asked us to wait, at most ``cap`` seconds: a
+    ``Retry-After: 86400`` must not stall a request, or a whole batch, for a day."""
+    asked = retry_after_seconds(headers)
+    return None if asked is None else min(asked, cap)
+
+
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
         return True
@@ -61,7 +68,7 @@ class Wait:
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         response = getattr(exc, "response", None)
-        asked = retry_after_seconds(response.headers if response is not None else None)
+        asked = server_wait(response.headers if response is not None else None, self.cap)
         if asked is not None:
-            return min(asked, self.cap)
+            return asked
         return float(self.fallback(state))
