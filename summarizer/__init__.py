@@ -2,7 +2,9 @@
 
 The public API is what this module exports (``__all__``); everything else may change.
 Names are imported on first use, so ``import summarizer`` is cheap and a program that
-only reads the contract never imports the OpenAI SDK (about 1.5 s).
+only reads the contract never imports the OpenAI SDK (about 1.5 s). ``__version__`` too:
+reading it imports ``importlib.metadata`` (about 40 ms), which ``summarizer --help``
+and most other commands never need.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from summarizer._version import __version__
-
 if TYPE_CHECKING:
+    from summarizer._version import __version__
     from summarizer.backends import Backend, CallStats
     from summarizer.backends.function import FunctionBackend, FunctionCall
     from summarizer.batch import (
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
+    "__version__": "summarizer._version",
     **dict.fromkeys(("Backend", "CallStats"), "summarizer.backends"),
     **dict.fromkeys(("FunctionBackend", "FunctionCall"), "summarizer.backends.function"),
     **dict.fromkeys(

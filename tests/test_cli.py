@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from summarizer import ArticleSummary
+from summarizer import ArticleSummary, ConfigurationError
 from summarizer.cli import app
 from tests.conftest import ROOT, SEED
 from tests.fakeserver import FakeOpenAI, Reply, completion, error_reply, summary_reply
@@ -264,3 +264,77 @@ def test_summarize_caches_answers_unless_told_not_to(
     assert third.returncode == 0
     assert len(fake_openai.requests) == 2
     assert "cache" not in json.loads(third.stdout)["meta"]
+
+
+# Start-up: what a command that calls no model must not import (each costs from 0.1 s
+# to 1.5 s before the command can print anything). Commands import them when they run.
+HEAVY_PACKAGES = ("openai", "instructor", "llama_cpp", "trafilatura", "httpx")
+HEAVY_MODULES = ("summarizer.pipeline", "summarizer.batch", "summarizer.backends")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["schema"], ["schema", "--llm"], ["exit-codes"], ["prompts", "list"],
+     ["eval", "check", "evals/wikinews"], ["cache", "stats"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_commands_that_call_no_model_import_no_sdk(args: list[str], tmp_path: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from summarizer.cli import app\n"
+        f"try:\n    app({args!r})\n"
+        "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print(json.dumps(sorted(m for m in sys.modules\n"
+        f"    if m.split('.')[0] in {HEAVY_PACKAGES!r} or m.startswith({HEAVY_MODULES!r}))))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, cwd=ROOT, timeout=120, check=False,
+        env=cli_env({"SUMMARIZER_CACHE_DIR": str(tmp_path)}),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout.decode().splitlines()[-1]) == []
+
+
+def test_model_options_are_declared_once_for_summarize_and_batch() -> None:
+    from dataclasses import fields
+
+    from summarizer.cli.options import ModelOptions
+
+    wanted = [f"--{f.name.replace('_', '-')}" for f in fields(ModelOptions)]
+    for command in ("summarize", "batch"):
+        helped = runner.invoke(app, [command, "--help"], terminal_width=200)
+        assert helped.exit_code == 0
+        listed = [word for word in helped.stdout.split() if word in wanted]
+        assert listed == wanted, command  # all of them, in the declared order
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (lambda: ConfigurationError("no model"), 20, "summarizer: error: no model"),
+        (KeyboardInterrupt, 130, "summarizer: interrupted; see /tmp/out"),
+        (
+            lambda: ValueError("boom"),
+            1,
+            "summarizer: internal error: ValueError: boom (please report this with the "
+            "command you ran)",
+        ),
+    ],
+    ids=["ours", "interrupt", "bug"],
+)
+def test_every_error_is_one_line_and_an_exit_code(error: Any, code: int, line: str) -> None:
+    import typer
+
+    from summarizer.cli.errors import handle_errors
+
+    single = typer.Typer()
+
+    @single.command()
+    @handle_errors(interrupted="summarizer: interrupted; see {out}")
+    def command(out: str = "/tmp/out") -> None:
+        raise error()
+
+    result = runner.invoke(single, [])
+    assert result.exit_code == code
+    assert result.stderr == line + "\n"
+    assert result.stdout == ""

@@ -1,13 +1,14 @@
 """The batch progress bar: done / failed / cached / tokens / cost / rate / ETA on stderr.
 
 Drawn only when stderr is a terminal (or when asked), so logs and CI output stay
-clean; the one-line summary at the end is printed either way.
+clean; the one-line summary at the end is printed either way. Imported by the
+``batch`` command only: rich costs start-up time the other commands need not pay.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from rich.console import Console
 from rich.progress import (
@@ -20,7 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from summarizer.batch.ledger import BatchStats
+if TYPE_CHECKING:  # the package imports the batch runner; only `batch` may pay for it
+    from summarizer.batch import BatchStats
 
 
 def describe_stats(stats: BatchStats) -> str:

@@ -13,9 +13,8 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from rich.console import Console
 from rich.table import Table
 
@@ -23,6 +22,9 @@ from summarizer.contract.models import ArticleSummary
 from summarizer.evals.goldens import article_text, read_text
 from summarizer.evals.runs import SECTIONS
 from summarizer.grounding import Aligner, evidence_spans
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def print_table(report: dict[str, Any], console: Console | None = None) -> None:
@@ -102,6 +104,8 @@ def _side_by_side(
 
 @cache
 def _template() -> jinja2.Template:
+    import jinja2  # here: `eval score` without --html does not need it
+
     source = resources.files("summarizer.evals") / "templates" / "report.html.j2"
     return jinja2.Environment(autoescape=True).from_string(source.read_text(encoding="utf-8"))
 

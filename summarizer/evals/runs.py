@@ -12,12 +12,11 @@ never stops the other articles from being scored.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -25,7 +24,9 @@ from summarizer.contract.models import ArticleSummary
 from summarizer.errors import DatasetError, SummarizerError
 from summarizer.evals.goldens import article_text, dataset_ids, load_case, read_text
 from summarizer.evals.scoring import SECTION_WEIGHTS, score_summary
-from summarizer.pipeline import Summarizer
+
+if TYPE_CHECKING:  # `eval score` imports this module and must not import the model SDKs
+    from summarizer.pipeline import Summarizer
 
 SECTIONS = tuple(SECTION_WEIGHTS)
 
@@ -147,6 +148,8 @@ def run_dataset(
             except SummarizerError as e:
                 record(case_id, e)
         return errors
+
+    import asyncio  # here: `eval score` imports this module and runs nothing concurrently
 
     async def run_all() -> None:
         gate = asyncio.Semaphore(concurrency)

@@ -17,16 +17,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
-
-from summarizer._version import __version__
 from summarizer.errors import (
     ConfigurationError,
     FetchContentError,
     FetchError,
     FetchStatusError,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -85,6 +86,12 @@ def fetch(
 
     ``transport`` is the seam for tests (e.g. ``httpx.MockTransport``).
     """
+    # Imported here, not at the top: reading a file or a golden dataset imports this
+    # module too, and must not pay for the HTTP stack (about 0.1 s) or the metadata.
+    import httpx
+
+    from summarizer._version import __version__
+
     env = os.environ if env is None else env
     seconds = _limit(timeout, "SUMMARIZER_FETCH_TIMEOUT", DEFAULT_TIMEOUT, env)
     cap = int(_limit(max_bytes, "SUMMARIZER_FETCH_MAX_BYTES", DEFAULT_MAX_BYTES, env))

@@ -39,7 +39,6 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
-from importlib.metadata import version
 
 from summarizer.errors import NoArticleTextError
 
@@ -67,6 +66,8 @@ class Page:
 
 def extractor_name() -> str:
     """``trafilatura X.Y.Z``, as recorded in ``meta.input.extractor``."""
+    from importlib.metadata import version  # here: reading plain text must not pay for it
+
     return f"trafilatura {version('trafilatura')}"
 
 

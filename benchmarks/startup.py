@@ -1,0 +1,178 @@
+"""Start-up time of the CLI commands that call no model.
+
+Run from the repo root (after ``make install``)::
+
+    .venv/bin/python benchmarks/startup.py
+    .venv/bin/python benchmarks/startup.py --tree /some/other/checkout --out /tmp/startup
+
+Each command runs as ``python -m summarizer ARGS`` in a fresh process, as a user waits
+for it: once to warm the file and bytecode caches, then ``--runs`` times (7); the table
+gives the median, min and max wall seconds, and ``python -c pass`` is the floor (the
+interpreter's own start, which no change of ours can go under). ``--tree`` runs another
+checkout's ``summarizer`` package with this interpreter, to compare before and after.
+
+These commands must never import the OpenAI SDK, Instructor, llama.cpp or trafilatura
+(``tests/test_cli.py`` checks that); this script tells how long they take. Wall times
+depend on the machine's load, so the load average is recorded beside them, and so is
+each command's CPU time (user + system), which load changes much less.
+
+Results go to ``benchmarks/results/startup.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (label, arguments after `python -m summarizer`); every one must exit 0. ONE_CASE is a
+# dataset of one article and its golden file, made in a temporary folder: scoring all
+# 33 articles takes seconds of real work, which says nothing about start-up (that run
+# is timed too, last, for scale).
+ONE_CASE = "{one_case}"
+COMMANDS: list[tuple[str, list[str]]] = [
+    ("--version", ["--version"]),
+    ("--help", ["--help"]),
+    ("schema", ["schema"]),
+    ("schema --llm", ["schema", "--llm"]),
+    ("prompts list", ["prompts", "list"]),
+    ("prompts show summarize@v1", ["prompts", "show", "summarize@v1"]),
+    ("exit-codes", ["exit-codes"]),
+    ("eval check evals/wikinews", ["eval", "check", "evals/wikinews"]),
+    (
+        "eval score, 1 article",
+        ["eval", "score", "--golden", ONE_CASE, "--candidates", f"{ONE_CASE}/golden"],
+    ),
+    ("cache stats", ["cache", "stats"]),
+    (
+        "eval score evals/wikinews, 33 articles",
+        ["eval", "score", "--golden", "evals/wikinews", "--candidates", "evals/wikinews/golden"],
+    ),
+]
+CASE = "000-seed-trump-putin-call"
+FLOOR = "python -c pass"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_command(
+    argv: list[str], cwd: Path, env: dict[str, str], runs: int
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``runs`` runs of ``argv`` after one warm-up.
+
+    CPU time (user + system) is what the command itself spent; on a busy machine wall
+    time also counts the wait for a core, so the two together tell noise from cost.
+    A command that fails stops the benchmark.
+    """
+    walls: list[float] = []
+    cpus: list[float] = []
+    for i in range(runs + 1):
+        cpu = _children_cpu()
+        start = time.perf_counter()
+        proc = subprocess.run(
+            argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(
+                f"{' '.join(argv)}: exit {proc.returncode}\n{proc.stderr.decode(errors='replace')}"
+            )
+        if i:  # the first run only warms the caches
+            walls.append(elapsed)
+            cpus.append(_children_cpu() - cpu)
+    return walls, cpus
+
+
+def measure(tree: Path, runs: int) -> list[dict[str, Any]]:
+    """One row per command (the floor first): command, median_s, min_s, max_s (wall) and
+    cpu_median_s."""
+    with tempfile.TemporaryDirectory() as tmp:
+        # A cache of our own: `cache stats` must not read (or create) the user's.
+        env = {**os.environ, "SUMMARIZER_CACHE_DIR": f"{tmp}/cache", "COLUMNS": "100"}
+        one_case = Path(tmp) / "one-case"
+        for folder, suffix in (("articles", ".txt"), ("golden", ".json")):
+            (one_case / folder).mkdir(parents=True)
+            name = CASE + suffix
+            shutil.copy(ROOT / "evals" / "wikinews" / folder / name, one_case / folder / name)
+        runs_of = [(FLOOR, [sys.executable, "-c", "pass"])]
+        for label, args in COMMANDS:
+            args = [arg.format(one_case=one_case) for arg in args]
+            runs_of.append((label, [sys.executable, "-m", "summarizer", *args]))
+        rows = []
+        for label, argv in runs_of:
+            times, cpus = time_command(argv, tree, env, runs)
+            rows.append(
+                {
+                    "command": label,
+                    "median_s": round(statistics.median(times), 4),
+                    "min_s": round(min(times), 4),
+                    "max_s": round(max(times), 4),
+                    "cpu_median_s": round(statistics.median(cpus), 4),
+                }
+            )
+            print(f"{label:<40} {rows[-1]['median_s']:.3f} s", file=sys.stderr)
+    return rows
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The results as the Markdown page kept in ``benchmarks/results``."""
+    floor = result["rows"][0]["median_s"]
+    lines = [
+        "# CLI start-up",
+        "",
+        f"Wall time of `python -m summarizer ARGS` in a fresh process: median of "
+        f"{result['runs']} runs after one warm-up; generated by `benchmarks/startup.py`.",
+        f"Python {result['python']}, {result['cpus']} CPU(s); load average "
+        f"{result['load_before']:.2f} before, {result['load_after']:.2f} after.",
+        "",
+        "| command | median s | min s | max s | over the floor s | CPU s (median) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        over = "" if row["command"] == FLOOR else f"{row['median_s'] - floor:.3f}"
+        lines.append(
+            f"| `{row['command']}` | {row['median_s']:.3f} | {row['min_s']:.3f} | "
+            f"{row['max_s']:.3f} | {over} | {row['cpu_median_s']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per command")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="checkout whose package runs")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    rows = measure(args.tree.resolve(), args.runs)
+    result = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "runs": args.runs,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "rows": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "startup.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (args.out / "startup.md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

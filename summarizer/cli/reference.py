@@ -1,0 +1,74 @@
+"""Commands that describe what the tool works with and call no model: ``schema``,
+``exit-codes`` and ``prompts list|show``.
+
+They are what scripts and people run to look things up, so they must start fast:
+each imports what it needs when it runs (pydantic for the schema, jinja2 for the
+prompts), and nothing here imports a model SDK.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from summarizer.cli.errors import handle_errors
+from summarizer.cli.output import write_output
+
+prompts_app = typer.Typer(help="List and inspect the versioned prompts.", no_args_is_help=True)
+
+
+@handle_errors
+def schema(
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Print the schema the model is asked to fill instead.")
+    ] = False,
+) -> None:
+    """Print the JSON schema of the summary contract."""
+    if llm:
+        from summarizer.contract.llm_schema import llm_json_schema
+
+        doc = llm_json_schema()
+    else:
+        from summarizer.contract import contract_json_schema
+
+        doc = contract_json_schema()
+    write_output(json.dumps(doc, indent=2))
+
+
+@handle_errors
+def exit_codes() -> None:
+    """List the exit codes, the errors they stand for, and what they mean."""
+    from summarizer.errors import EXIT_CODES
+
+    for code, (name, meaning) in EXIT_CODES.items():
+        typer.echo(f"{code:>3}  {name:<26} {meaning}")
+
+
+@prompts_app.command("list")
+@handle_errors
+def prompts_list() -> None:
+    """List available prompts (NAME@VERSION, hash, description)."""
+    from summarizer.prompts import list_prompts
+
+    for p in list_prompts():
+        typer.echo(f"{p.ref:<28} {p.short_hash}  {p.spec.description}")
+
+
+@prompts_app.command("show")
+@handle_errors
+def prompts_show(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION, NAME (latest) or a .toml file.")],
+) -> None:
+    """Show one prompt: metadata, parameters and templates."""
+    from summarizer.prompts import load_prompt
+
+    p = load_prompt(ref)
+    info = p.info()
+    typer.echo(f"{p.ref}  sha256:{p.sha256}")
+    typer.echo(f"{info['description']}")
+    typer.echo(f"format: {info['format']}  parameters: {json.dumps(info['parameters'])}")
+    typer.echo(f"file: {info['path']}")
+    typer.echo("\n--- system ---\n" + p.spec.system.strip())
+    typer.echo("\n--- user ---\n" + p.spec.user.strip())
