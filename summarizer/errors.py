@@ -10,18 +10,26 @@ The tree (exit codes in brackets)::
     │   ├── InputDecodeError [13]         binary or non-UTF-8 bytes
     │   ├── ArticleTooLongError [14]      over the model's context budget
     │   ├── DatasetError [15]             an eval dataset or golden file is invalid
+    │   │   ├── BaselineError [51]        the --baseline report is unreadable or lacks the
+    │   │   │                             overall and per-section scores
+    │   │   └── EmptyEvalError [52]       an eval selected nothing: no articles, or an
+    │   │                                 --only id that is not in the dataset
     │   ├── NoArticleTextError [16]       an HTML page with no article text in it
-    │   └── FetchError [17]               a URL could not be fetched: DNS, refused,
-    │       │                             timeout, too many redirects
-    │       ├── FetchStatusError [18]     the server answered 4xx/5xx
-    │       └── FetchContentError [19]    not HTML or plain text (PDF, image...), or
-    │                                     over the size cap
+    │   ├── FetchError [17]               a URL could not be fetched: DNS, refused,
+    │   │   │                             timeout, too many redirects
+    │   │   ├── FetchStatusError [18]     the server answered 4xx/5xx
+    │   │   └── FetchContentError [19]    not HTML or plain text (PDF, image...), or
+    │   │                                 over the size cap
+    │   ├── InputNotRegularFileError [23] a device, FIFO or socket where a file was expected
+    │   └── InputTooLargeError [24]       a file or stdin over the input size cap
     ├── ConfigurationError [20]           no model configured, bad option value
     │   ├── PromptError [21]              unknown prompt, invalid prompt file
     │   └── BackendUnavailableError [22]  an optional backend is not installed/loadable
     ├── ProviderError [32]                the endpoint answered with an error
     │   ├── ProviderUnreachableError [30] connection refused, DNS, timeouts
-    │   └── AuthenticationError [31]      401/403 from the endpoint
+    │   ├── AuthenticationError [31]      401/403 from the endpoint
+    │   └── MalformedAnswerError [33]     an answer that is not a chat completion, or
+    │                                     over the answer size cap
     ├── OutputError
     │   ├── InvalidOutputError [40]       the model never produced valid output
     │   └── UngroundedError [41]          --strict and some evidence was not found
@@ -29,8 +37,9 @@ The tree (exit codes in brackets)::
     └── BatchError
         ├── BatchFailuresError [60]       a batch ended with some articles failed
         ├── BudgetExceededError [61]      --max-cost stopped a batch before every article ran
-        └── WorkerDiedError [62]          a worker process died (on its articles' lines;
-                                          the batch then exits 60)
+        ├── WorkerDiedError [62]          a worker process died (on its articles' lines;
+        │                                 the batch then exits 60)
+        └── OutputLockedError [63]        another batch is writing the same --out file
 
 Outside the tree: 0 success, 2 a usage error (unknown option, missing argument),
 130 interrupted (Ctrl-C). :data:`EXIT_CODES` lists them all with their meanings.
@@ -99,6 +108,18 @@ class DatasetError(InputError):
     exit_code = 15
 
 
+class BaselineError(DatasetError):
+    """The --baseline report is unreadable or lacks the overall and per-section scores."""
+
+    exit_code = 51
+
+
+class EmptyEvalError(DatasetError):
+    """An eval selected nothing: no articles, or an --only id not in the dataset."""
+
+    exit_code = 52
+
+
 class NoArticleTextError(InputError):
     """An HTML page with no article text in it."""
 
@@ -124,6 +145,18 @@ class FetchContentError(FetchError):
     """The URL is not HTML or plain text (PDF, image...), or over the size cap."""
 
     exit_code = 19
+
+
+class InputNotRegularFileError(InputError):
+    """A device, FIFO or socket where an article file was expected."""
+
+    exit_code = 23
+
+
+class InputTooLargeError(InputError):
+    """A file or stdin over the input size cap (SUMMARIZER_INPUT_MAX_BYTES)."""
+
+    exit_code = 24
 
 
 class ConfigurationError(SummarizerError):
@@ -168,6 +201,12 @@ class AuthenticationError(ProviderError):
     """The model endpoint rejected the credentials (401/403)."""
 
     exit_code = 31
+
+
+class MalformedAnswerError(ProviderError):
+    """The model endpoint's answer is not a chat completion, or is over the size cap."""
+
+    exit_code = 33
 
 
 class OutputError(SummarizerError):
@@ -218,6 +257,15 @@ class WorkerDiedError(BatchError):
     """
 
     exit_code = 62
+
+
+class OutputLockedError(BatchError):
+    """Another batch is writing the same --out file; wait for it or choose another --out.
+
+    Raised before the output is read or written: one writer per output file.
+    """
+
+    exit_code = 63
 
 
 def _leaves(cls: type[SummarizerError]) -> list[type[SummarizerError]]:

@@ -32,6 +32,9 @@ REQUIRED_VARIABLES = frozenset({"article"})
 ARTICLE_TAG = "article"
 # A closing tag inside the article, in any case, would end the data section early.
 _CLOSING_TAG = re.compile(rf"</({ARTICLE_TAG})", re.IGNORECASE)
+# The title and language go outside the data section (the language into the system
+# message): there neither tag, opening or closing, may appear, nor a line break.
+_ANY_TAG = re.compile(rf"<(/?{ARTICLE_TAG})", re.IGNORECASE)
 
 _PACKAGED = Path(__file__).resolve().parent / "_prompts"
 _CHECKOUT = Path(__file__).resolve().parent.parent / "prompts"
@@ -151,13 +154,17 @@ class Prompt:
 
         The article is wrapped by the template in ``<article>`` tags as data; a closing
         tag inside the article itself is defused so the text cannot end the data
-        section early and smuggle in instructions.
+        section early and smuggle in instructions. The title and the language, which
+        come from the page or the user too, are rendered outside that section: they
+        are defused the same way (``</article`` becomes ``<\\/article``, in any case;
+        ``<article`` becomes ``<\\article``) and kept on one line, so that neither
+        can open or close the data section or start a line of instructions of its own.
         """
         safe = _CLOSING_TAG.sub(lambda m: "<\\/" + m.group(1), article)
         variables = {
             "article": safe,
-            "title": title or "",
-            "language": language or "",
+            "title": _one_line(title),
+            "language": _one_line(language),
             "schema_json": schema_json,
         }
         system_t, user_t = self._templates
@@ -176,6 +183,13 @@ class Prompt:
             "parameters": self.spec.parameters.model_dump(exclude_none=True),
             "path": str(self.path),
         }
+
+
+def _one_line(field: str | None) -> str:
+    """A short user-supplied field (title, language) as the prompt shows it: one
+    line, whitespace runs as single spaces, no ``<article>``/``</article>`` tag."""
+    text = " ".join((field or "").split())
+    return _ANY_TAG.sub(lambda m: "<\\" + m.group(1), text)
 
 
 def prompt_dirs() -> list[Path]:

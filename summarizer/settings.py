@@ -89,7 +89,11 @@ class Settings:
     max_transport_retries: int = 4
     retry_initial_wait: float = 0.5
     retry_max_wait: float = 30.0
+    # Seconds for each model request as a whole: connecting, sending, headers and the
+    # whole body, a slow one included (and for each connect or read within it).
     timeout: float = 120.0
+    # Bytes of a model's answer read at most (decoded); a larger answer is an error.
+    max_answer_bytes: int = 4 * 1024 * 1024
     temperature: float | None = None
     max_tokens: int | None = None
     context_window: int | None = None
@@ -138,6 +142,8 @@ class Settings:
             raise ConfigurationError("retry counts must be 0 or more")
         if self.max_parts < 1:
             raise ConfigurationError("--max-parts must be 1 or more")
+        if self.max_answer_bytes < 1:
+            raise ConfigurationError("max_answer_bytes must be 1 or more")
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some values changed (``None`` values are ignored)."""

@@ -48,3 +48,14 @@ def test_the_readme_lists_the_whole_public_api() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in summarizer.__all__ if f"`{name}`" not in readme]
     assert not missing, f"README's API section does not mention: {missing}"
+
+
+def test_the_readme_lists_every_exit_code() -> None:
+    import re
+
+    from summarizer.errors import EXIT_CODES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Exit codes", 1)[1].split("\n#", 1)[0]
+    listed = {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)}
+    assert set(EXIT_CODES) <= listed, f"README's exit-code table lacks {set(EXIT_CODES) - listed}"

@@ -10,6 +10,12 @@ Two retry loops, kept apart and counted separately:
   (bad JSON, wrong shape, a quote not in the article); the error goes back to the
   model with the next request.
 
+Bounds: the response model also holds answers to the schema's upper bounds on list
+and string sizes, with slack (:func:`~summarizer.contract.llm_schema.over_bounds`),
+which until then only the model was told about: an answer over them (a 1 MB
+headline) is a re-ask, never a stored summary. The public contract is not made
+stricter.
+
 Grounding: the caller builds a :class:`~summarizer.grounding.Grounder` for the
 article and passes it in. It reaches the response model's validator through
 Instructor's validation ``context`` as a :class:`GroundingContext`, so Instructor
@@ -31,7 +37,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import instructor
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
@@ -41,9 +47,10 @@ from pydantic import ValidationError, ValidationInfo, model_validator
 from summarizer.backends import _speedups
 from summarizer.backends.base import Backend, CallStats, Messages
 from summarizer.contract import ArticleSummary
-from summarizer.contract.llm_schema import Limits, llm_json_schema
+from summarizer.contract.llm_schema import Limits, llm_json_schema, over_bounds
 from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
 from summarizer.grounding import Grounder, GroundingReport, quote_candidates
+from summarizer.redact import redact
 
 _MODES = {
     "tools": instructor.Mode.TOOLS,
@@ -98,17 +105,23 @@ class GroundingContext(dict[str, Any]):
 
 
 class LLMArticleSummary(ArticleSummary):
-    """The response model handed to Instructor: the contract plus grounding.
+    """The response model handed to Instructor: the contract plus bounds and grounding.
 
     Its JSON schema is the LLM-facing one, computed once: Instructor asks for the
     schema on every call, and regenerating it is a measurable share of per-request
     CPU (see docs/ANCHORS.md).
     """
 
+    #: ``Model.field`` size bounds not held (see ``over_bounds``).
+    free_bounds: ClassVar[frozenset[str]] = frozenset()
+
     @model_validator(mode="after")
     def _ground(self, info: ValidationInfo) -> LLMArticleSummary:
-        """Locate every quote; a miss under the ``raise`` policy is a validation
-        error, which Instructor sends back to the model as a re-ask."""
+        """Check the sizes, then locate every quote; a size over the schema's bounds,
+        or a miss under the ``raise`` policy, is a validation error, which
+        Instructor sends back to the model as a re-ask."""
+        if problem := over_bounds(self, free=self.free_bounds):
+            raise ValueError(problem)
         grounder = getattr(info.context, "grounder", None)
         if grounder is not None:
             grounder.apply(self)
@@ -135,6 +148,9 @@ def response_model(
     schema_json = json.dumps(llm_json_schema(limits, quote_choices))
 
     class Limited(LLMArticleSummary):
+        # Quotes picked from the article's spans may be longer than a written one.
+        free_bounds = frozenset({"Evidence.quote"} if quote_choices else ())
+
         @classmethod
         def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
             return dict(json.loads(schema_json))
@@ -168,7 +184,8 @@ def completion_text(completion: Any) -> str | None:
 
 
 def first_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
+    """``text`` on one line, secrets redacted (first: a cut key is still a key)."""
+    line = " ".join(redact(text).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 

@@ -6,17 +6,24 @@ exactly as built: ``chat.completions.create`` walks every parameter through its
 TypedDict transform, which for our plain strings, numbers and JSON schema changes
 nothing and cost about 1.7 ms per request, 40% of the client's CPU (profiled,
 benchmarks/batch.py). ``post`` keeps the rest of the SDK: base URL, auth and headers,
-error types, and the answer parsed into a ``ChatCompletion``. The requests are
-checked against OpenAI's API spec in the tests.
+and error types. The requests are checked against OpenAI's API spec in the tests.
 
-Transport faults (408/409/429/5xx, timeouts, connection errors) are retried here by
-tenacity with capped exponential backoff that honours ``Retry-After``, and counted;
-the SDK's own retries are off. What is left is mapped to our errors by
-:data:`_ERRORS`, a table read top to bottom.
+Every request is bounded (#12): ``settings.timeout`` is a deadline for it as a whole,
+slow bodies included, and at most ``settings.max_answer_bytes`` of answer are read
+(see :mod:`summarizer.backends.http`, whose clients replace the SDK's defaults). The
+answer is parsed here, not by the SDK, so that a body that is not a chat completion
+(HTML, not JSON or UTF-8, nested 200 000 deep) is one clear error, not a crash.
+
+Transport faults (408/409/429/5xx, timeouts, connection errors, answers that are not
+a chat completion) are retried here by tenacity with capped exponential backoff
+that honours ``Retry-After``, and counted; the SDK's own retries are off. What is
+left is mapped to our errors by :data:`_ERRORS`, a table read top to bottom. Messages
+and the transport errors kept in ``meta`` are redacted (:mod:`summarizer.redact`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,16 +35,26 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 from summarizer.backends import _speedups
 from summarizer.backends.base import CallStats, Messages, Mode, Throttle
-from summarizer.backends.http import SEND_TRACKER
+from summarizer.backends.http import (
+    SEND_TRACKER,
+    AnswerError,
+    answer_errors,
+    async_client,
+    completion_json,
+    limits,
+    sync_client,
+)
 from summarizer.backends.retry import Wait, is_transient, server_wait
 from summarizer.errors import (
     ArticleTooLongError,
     AuthenticationError,
     ConfigurationError,
+    MalformedAnswerError,
     ProviderError,
     ProviderUnreachableError,
     SummarizerError,
 )
+from summarizer.redact import redact, redact_url, remember
 from summarizer.settings import Settings
 from summarizer.tokens import answer_tokens, estimate_tokens
 
@@ -61,7 +78,8 @@ _SENT_PARAMS = ("temperature", "top_p", "seed")
 
 
 def _first_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
+    """``text`` on one line, secrets redacted (before it is cut: a cut key is still a key)."""
+    line = " ".join(redact(text).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
@@ -70,7 +88,7 @@ def _first_line(text: str, limit: int = 300) -> str:
 
 def _timeout(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
     return ProviderUnreachableError(
-        f"{b.where} did not answer within {b.settings.timeout:g}s ({tries} tries); "
+        f"{b.where} did not answer in full within {b.settings.timeout:g}s ({tries} tries); "
         "is the server up? raise --timeout for slow models",
         provider=b.model, attempts=tries,
     )  # fmt: skip
@@ -112,6 +130,14 @@ def _status(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
     )  # fmt: skip
 
 
+def _malformed(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
+    return MalformedAnswerError(
+        f"{b.where} did not answer with a chat completion ({tries} tries): "
+        f"{_first_line(str(e), 200)}; check --base-url (usually ending in /v1)",
+        provider=b.model, attempts=tries,
+    )  # fmt: skip
+
+
 def _other(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
     return ProviderError(f"{b.where}: {_first_line(str(e))}", provider=b.model)
 
@@ -125,6 +151,7 @@ def _context_error(e: Any) -> bool:
 _ERRORS: tuple[
     tuple[type[Exception], Callable[[Any], bool], Callable[..., SummarizerError]], ...
 ] = (
+    (AnswerError, lambda e: True, _malformed),
     (openai.APITimeoutError, lambda e: True, _timeout),
     (openai.APIConnectionError, lambda e: True, _unreachable),
     (openai.AuthenticationError, lambda e: True, _auth),
@@ -141,7 +168,9 @@ class OpenAIBackend:
 
     Pass ``http_client``/``async_http_client`` to control the HTTP layer (tests use
     ``httpx.MockTransport``; a batch shares one pool); they stay the caller's to
-    close. ``throttle`` admits each request (a batch's rate limiter).
+    close. Unless their transports are :mod:`summarizer.backends.http`'s, the answer
+    cap is then checked only once an answer is read, and the deadline holds for
+    async requests only. ``throttle`` admits each request (a batch's rate limiter).
     """
 
     runs_locally = False
@@ -162,7 +191,8 @@ class OpenAIBackend:
         self.model_name = ref.name
         self.mode: Mode = settings.effective_mode
         self.base_url = settings.effective_base_url
-        self.where = self.base_url or "https://api.openai.com/v1"
+        remember(api_key=settings.api_key, url=self.base_url)
+        self.where = redact_url(self.base_url) or "https://api.openai.com/v1"
         self.throttle = throttle
         self._http_client = http_client
         self._async_http_client = async_http_client
@@ -193,7 +223,7 @@ class OpenAIBackend:
         return params
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.model, "mode": self.mode, "base_url": self.base_url}
+        return {"model": self.model, "mode": self.mode, "base_url": redact_url(self.base_url)}
 
     def cache_identity(self) -> dict[str, Any]:
         return self.describe()
@@ -220,15 +250,17 @@ class OpenAIBackend:
     @property
     def client(self) -> openai.OpenAI:
         if self._client is None:
-            self._client = openai.OpenAI(http_client=self._http_client, **self._client_kwargs())
+            kwargs = self._client_kwargs()
+            http = self._http_client or sync_client(self.settings.timeout)
+            self._client = openai.OpenAI(http_client=http, **kwargs)
         return self._client
 
     @property
     def aclient(self) -> openai.AsyncOpenAI:
         if self._aclient is None:
-            self._aclient = openai.AsyncOpenAI(
-                http_client=self._async_http_client, **self._client_kwargs()
-            )
+            kwargs = self._client_kwargs()
+            http = self._async_http_client or async_client(self.settings.timeout)
+            self._aclient = openai.AsyncOpenAI(http_client=http, **kwargs)
             _speedups.share_platform(self._aclient)
         return self._aclient
 
@@ -291,28 +323,42 @@ class OpenAIBackend:
                 return build(self, exc, tries)
         raise AssertionError("unreachable: OpenAIError is the last row")  # pragma: no cover
 
+    def _completion(self, response: httpx.Response) -> ChatCompletion:
+        """Built as leniently as the SDK builds it (servers omit fields), once
+        :func:`completion_json` found that it is a chat completion."""
+        return ChatCompletion.construct(**completion_json(response, self.settings.max_answer_bytes))
+
     def create(self, body: dict[str, Any], stats: CallStats) -> ChatCompletion:
-        client = self.client
+        client, s, payload = self.client, self.settings, self._body(body)
 
         def post() -> ChatCompletion:
-            return client.post("/chat/completions", body=self._body(body), cast_to=ChatCompletion)
+            with answer_errors(), limits(s.timeout, s.max_answer_bytes):
+                response = client.post("/chat/completions", body=payload, cast_to=httpx.Response)
+            return self._completion(response)
 
         try:
             return Retrying(**self._retry_args(stats))(post)
-        except openai.OpenAIError as e:
+        except (openai.OpenAIError, AnswerError) as e:
             raise self._error(e, stats) from e
 
     async def acreate(self, body: dict[str, Any], stats: CallStats) -> ChatCompletion:
-        client = self.aclient
-        payload = self._body(body)
+        client, s, payload = self.aclient, self.settings, self._body(body)
 
         async def post() -> ChatCompletion:
-            return await client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
+            try:
+                with answer_errors(), limits(s.timeout, s.max_answer_bytes):
+                    async with asyncio.timeout(s.timeout):
+                        response = await client.post(
+                            "/chat/completions", body=payload, cast_to=httpx.Response
+                        )
+            except TimeoutError as e:  # the whole request's deadline, not one read's
+                raise openai.APITimeoutError(request=httpx.Request("POST", client.base_url)) from e
+            return self._completion(response)
 
         send = self._throttled(post, payload)
         try:
             return await AsyncRetrying(**self._retry_args(stats))(send)
-        except openai.OpenAIError as e:
+        except (openai.OpenAIError, AnswerError) as e:
             raise self._error(e, stats) from e
 
     def _throttled(

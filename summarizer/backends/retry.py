@@ -1,21 +1,31 @@
 """When a request that did not arrive is sent again, and how long to wait first.
 
-Transport faults only (408/409/429/5xx answers, timeouts, connection errors): an
-answer that arrived but did not validate is a re-ask, Instructor's business. The
-wait is capped exponential backoff with jitter, unless the server said how long
-(``Retry-After`` or ``retry-after-ms``), still capped.
+Transport faults only (408/409/429/5xx answers, timeouts, connection errors, and
+an answer body that is not a chat completion at all, see
+:class:`~summarizer.backends.http.AnswerError`): an answer that arrived but did not
+validate is a re-ask, Instructor's business. The wait is capped exponential backoff
+with jitter, unless the server said how long (``Retry-After`` or
+``retry-after-ms``), still capped; a value that is not a finite number of seconds
+(``nan``, ``-5``, ``inf``, garbage) is ignored or capped, never slept on as is.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 
 import httpx
 import openai
 from tenacity import RetryCallState, wait_exponential, wait_random
 
+from summarizer.backends.http import AnswerError
 from summarizer.settings import Settings
+
+
+def _seconds(value: float) -> float | None:
+    """A wait in seconds, or None for NaN (which no sleep accepts); inf stays inf."""
+    return None if math.isnan(value) else max(value, 0.0)
 
 
 def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
@@ -24,21 +34,21 @@ def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
         return None
     if ms := headers.get("retry-after-ms"):
         try:
-            return max(float(ms) / 1000.0, 0.0)
+            return _seconds(float(ms) / 1000.0)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        return _seconds(float(value))
     except ValueError:
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return _seconds(when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def server_wait(headers: httpx.Headers | None, cap: float) -> float | None:
@@ -49,6 +59,8 @@ def server_wait(headers: httpx.Headers | None, cap: float) -> float | None:
 
 
 def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, AnswerError):
+        return exc.retryable
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
         return True
     if isinstance(exc, openai.APIStatusError):

@@ -1,8 +1,9 @@
 """Many articles at once: inputs, scheduling, worker processes, rate limits, the
-results file and its cost ledger. See :mod:`summarizer.batch.runner`."""
+results file, its lock and its cost ledger. See :mod:`summarizer.batch.runner`."""
 
 from summarizer.batch.items import BatchItem, collect_items
 from summarizer.batch.ledger import BatchStats
+from summarizer.batch.lock import OutputLock
 from summarizer.batch.pricing import Price, load_prices
 from summarizer.batch.ratelimit import RateLimiter, parse_rate_limit
 from summarizer.batch.runner import run_batch
@@ -12,6 +13,7 @@ __all__ = [
     "BatchItem",
     "BatchOptions",
     "BatchStats",
+    "OutputLock",
     "Price",
     "RateLimiter",
     "collect_items",

@@ -18,7 +18,8 @@ and each has its answer here:
   its summary, or a structured error. Lines are written whole and flushed as they
   finish, so Ctrl-C or a crash leaves a valid file; re-running the same command
   skips the articles that already have a summary there and retries the failed
-  ones.
+  ones. One process writes an output at a time (:mod:`summarizer.batch.lock`), and
+  the ledger has the run from its start, so a run killed outright still counts.
 
 The embedded model runs one article at a time in the parent process: the model is
 loaded once, and llama.cpp already uses every core for one generation.
@@ -27,6 +28,7 @@ loaded once, and llama.cpp already uses every core for one generation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -35,7 +37,8 @@ from pathlib import Path
 
 from summarizer.backends._speedups import remembered_async_validator_checks
 from summarizer.batch.items import BatchItem, collect_items
-from summarizer.batch.ledger import BatchStats, Recorder, append_ledger, load_finished
+from summarizer.batch.ledger import BatchStats, Recorder, RunLedger, load_finished
+from summarizer.batch.lock import OutputLock
 from summarizer.batch.pricing import Price, price_for
 from summarizer.batch.ratelimit import RateLimiter
 from summarizer.batch.scheduling import BatchOptions, summarize_all
@@ -79,9 +82,11 @@ def run_batch(
 ) -> BatchStats:
     """Summarize every article in ``targets`` into ``out`` (JSONL); see the module doc.
 
-    Returns the run's totals; they are also appended to ``<out>.ledger.json``. On
-    Ctrl-C the lines written so far stay, the totals are marked ``interrupted`` and
-    ``KeyboardInterrupt`` propagates.
+    Returns the run's totals; they are also kept in ``<out>.ledger.json``, from the
+    run's start. On Ctrl-C the lines written so far stay, the totals are marked
+    ``interrupted`` and ``KeyboardInterrupt`` propagates. Raises
+    :class:`~summarizer.errors.OutputLockedError` at once if another process is
+    writing ``out``.
     """
     with Summarizer(settings) as probe:
         backend = probe.backend
@@ -92,47 +97,20 @@ def run_batch(
         raise ConfigurationError(
             f"--max-cost needs a price for {backend.model}: add it to a --prices file"
         )
-    if any(Path(t).resolve() == out.resolve() for t in targets if not is_url(str(t))):
+    here = os.path.realpath(out)  # realpath, unlike Path.resolve, takes symlink loops
+    if any(os.path.realpath(t) == here for t in targets if not is_url(str(t))):
         raise ConfigurationError(f"{out} is one of the inputs; choose another --out")
-    all_items = list(items) if items is not None else collect_items(targets)
     out.parent.mkdir(parents=True, exist_ok=True)
-    finished = load_finished(out)
-    todo = [item for item in all_items if item.id not in finished]
-    stats = BatchStats(total=len(all_items), skipped=len(all_items) - len(todo))
-    if price is None:
-        stats.cost_usd = None
-    max_out = answer_tokens(params)
-    attempts = 1 + settings.max_reasks
-
-    def worst_case(item: BatchItem) -> tuple[int, int]:
-        prompt = estimate_tokens(item.text or "") + 1500  # + instructions and schema
-        return prompt * attempts, max_out * attempts
-
-    recorder = Recorder(
-        out,
-        stats,
-        price=price,
-        max_cost=options.max_cost,
-        worst_case_tokens=worst_case,
-        on_change=on_change,
-    )
-    workers = resolve_workers(backend.runs_locally, options, len(todo))
-    started = datetime.now(UTC)
-    try:
-        if workers == 1:
-            _run_inline(todo, settings, options, recorder, price, stats, backend.runs_locally)
-        else:
-            run_workers(
-                todo, settings, options, recorder, price, workers, stats, backend.runs_locally
-            )
-    except KeyboardInterrupt:
-        stats.interrupted = True
-        raise
-    finally:
-        recorder.close()
-        stats.not_started = len(todo) - stats.done
+    with OutputLock(out) as lock:  # before anything reads or rewrites out
+        all_items = list(items) if items is not None else collect_items(targets)
+        finished = load_finished(out)
+        todo = [item for item in all_items if item.id not in finished]
+        stats = BatchStats(total=len(all_items), skipped=len(all_items) - len(todo))
+        if price is None:
+            stats.cost_usd = None
+        workers = resolve_workers(backend.runs_locally, options, len(todo))
         run = {
-            "started": started.isoformat(timespec="seconds"),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "model": backend.model,
             "prompt": prompt,
             "concurrency": options.concurrency,
@@ -140,7 +118,46 @@ def run_batch(
             "rate_limit": {"rpm": options.rpm, "tpm": options.tpm},
             "max_cost": options.max_cost,
         }
-        append_ledger(out, run, stats)
+        ledger = RunLedger(out, run, stats)
+        max_out = answer_tokens(params)
+        attempts = 1 + settings.max_reasks
+
+        def worst_case(item: BatchItem) -> tuple[int, int]:
+            prompt = estimate_tokens(item.text or "") + 1500  # + instructions and schema
+            return prompt * attempts, max_out * attempts
+
+        recorder = Recorder(
+            out,
+            stats,
+            price=price,
+            max_cost=options.max_cost,
+            worst_case_tokens=worst_case,
+            on_change=on_change,
+            ledger=ledger,
+        )
+
+        def close_inherited() -> None:  # in a forked worker: the parent's files
+            lock.close_in_child()
+            recorder.close_in_child()
+
+        status = "failed"
+        try:
+            if workers == 1:
+                _run_inline(todo, settings, options, recorder, price, stats, backend.runs_locally)
+            else:
+                run_workers(
+                    todo, settings, options, recorder, price, workers, stats,
+                    backend.runs_locally, close_inherited,
+                )  # fmt: skip
+            status = "finished"
+        except KeyboardInterrupt:
+            stats.interrupted = True
+            status = "interrupted"
+            raise
+        finally:
+            recorder.close()
+            stats.not_started = len(todo) - stats.done
+            ledger.write(status)
     return stats
 
 
@@ -168,21 +185,36 @@ def _run_inline(
 
     limiters: list[RateLimiter] = []
     concurrency = 1 if runs_locally else options.concurrency
+
+    async def run() -> None:
+        ticking = asyncio.create_task(_tick(recorder))
+        try:
+            await summarize_all(
+                settings,
+                options,
+                concurrency,
+                options.rpm,
+                options.tpm,
+                next_item,
+                None,
+                recorder.write,
+                price,
+                limiters.append,
+            )
+        finally:
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
+
     try:
         with remembered_async_validator_checks():
-            asyncio.run(
-                summarize_all(
-                    settings,
-                    options,
-                    concurrency,
-                    options.rpm,
-                    options.tpm,
-                    next_item,
-                    None,
-                    recorder.write,
-                    price,
-                    limiters.append,
-                )
-            )
+            asyncio.run(run())
     finally:
         stats.throttled += sum(limiter.stats.throttled for limiter in limiters)
+
+
+async def _tick(recorder: Recorder) -> None:
+    """Keep the ledger current while answers are awaited (see RunLedger.INTERVAL)."""
+    while True:
+        await asyncio.sleep(RunLedger.INTERVAL)
+        recorder.tick()

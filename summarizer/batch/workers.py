@@ -3,24 +3,34 @@ cannot keep up, so ``workers`` > 1 forks that many, each running
 :func:`~summarizer.batch.scheduling.summarize_all` with its share of the
 concurrency and rate limits, while the parent alone deals articles out and writes
 results (see :mod:`summarizer.batch.runner`).
+
+A worker's death is its own articles' failure, never the batch's: every read and
+write on its pipe survives the other end going away (EOF, reset, broken pipe), and
+the articles it held become ``WorkerDiedError`` lines, which a rerun retries. The
+parent's death is its workers' end: on Linux the kernel kills them
+(``PR_SET_PDEATHSIG``); elsewhere they exit when their pipe reports the parent gone,
+which it does because each worker closes every inherited copy of the parent's ends
+(and the output file and its lock) as it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, NoReturn
 
 from summarizer.backends._speedups import preload, remembered_async_validator_checks
 from summarizer.backends.http import ssl_context
 from summarizer.batch.items import BatchItem
-from summarizer.batch.ledger import BatchStats, Recorder, error_record
+from summarizer.batch.ledger import BatchStats, Recorder, RunLedger, error_record
 from summarizer.batch.pricing import Price
 from summarizer.batch.ratelimit import RateLimiter
 from summarizer.batch.scheduling import BatchOptions, article_tasks, split_evenly, summarize_all
@@ -38,6 +48,26 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 50, 1000)
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when the parent dies (Linux); elsewhere the
+    pipe's end of file says so (see ``readable`` below)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # it died before that took effect
+        os._exit(1)
+
+
+def _parent_gone() -> NoReturn:
+    """The parent's end of the pipe is closed or broken: nobody will write these
+    results, so stop now (the parent only closes it after telling us to stop)."""
+    os._exit(1)
+
+
 def _worker_main(
     conn: Connection,
     settings: Settings,
@@ -45,11 +75,22 @@ def _worker_main(
     concurrency: int,
     fraction: float,
     price: Price | None,
+    parent: int,
+    inherited: Sequence[Connection],
+    close_inherited: Callable[[], None] | None,
 ) -> None:
     """A forked worker: items arrive on ``conn``, result lines go back on it.
 
     It runs ``concurrency`` requests at once and ``fraction`` of the batch's rate
-    limits."""
+    limits. ``inherited`` are the parent's ends of the workers' pipes (its own
+    included) and ``close_inherited`` lets go of the parent's other files: kept open
+    here, they would hide the parent's death from the other workers and keep the
+    output locked."""
+    _die_with_parent(parent)
+    for end in inherited:
+        end.close()
+    if close_inherited is not None:
+        close_inherited()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     _tune_gc()
 
@@ -63,8 +104,8 @@ def _worker_main(
             while True:
                 try:
                     message = conn.recv()
-                except EOFError:
-                    message = None
+                except (EOFError, OSError):
+                    _parent_gone()
                 if message is None:
                     loop.remove_reader(conn.fileno())
                     for _ in range(article_tasks(concurrency)):  # one per task
@@ -78,14 +119,20 @@ def _worker_main(
         limiters: list[RateLimiter] = []
 
         def emit(record: dict[str, Any], line: str) -> None:
-            conn.send(("record", record, line))
+            try:
+                conn.send(("record", record, line))
+            except OSError:
+                _parent_gone()
 
         rpm = options.rpm * fraction if options.rpm else None
         tpm = options.tpm * fraction if options.tpm else None
         await summarize_all(
             settings, options, concurrency, rpm, tpm, None, queue, emit, price, limiters.append
         )
-        conn.send(("done", sum(limiter.stats.throttled for limiter in limiters), None))
+        try:
+            conn.send(("done", sum(limiter.stats.throttled for limiter in limiters), None))
+        except OSError:
+            _parent_gone()
 
     with remembered_async_validator_checks():
         asyncio.run(main())
@@ -118,7 +165,12 @@ def run_workers(
     workers: int,
     stats: BatchStats,
     runs_locally: bool,
+    close_inherited: Callable[[], None] | None = None,
 ) -> None:
+    """Deal ``todo`` to ``workers`` forked processes and record what they send back.
+
+    ``close_inherited`` runs first thing in each worker: it closes what the parent
+    has open that a worker must not keep (the output file and its lock)."""
     # Workers inherit what is done here once: imports and, for a remote model, the
     # response model and its schema, the parsed and compiled prompt, the TLS context.
     # Each worker is sent a little more than its concurrency in flight (its window),
@@ -139,13 +191,15 @@ def run_workers(
     context = multiprocessing.get_context("fork")
     conns: list[Connection] = []
     procs = []
+    parent = os.getpid()
     for share in shares:
         parent_end, child_end = context.Pipe()
         proc = context.Process(
             target=_worker_main,
-            args=(child_end, settings, options, share, share / sum(shares), price),
+            args=(child_end, settings, options, share, share / sum(shares), price,
+                  parent, [*conns, parent_end], close_inherited),
             daemon=True,
-        )
+        )  # fmt: skip
         proc.start()
         child_end.close()
         conns.append(parent_end)
@@ -162,12 +216,36 @@ def run_workers(
     tail = sum(windows) - sum(shares)
     running = set(range(workers))  # workers that have not reported "done"
     told_to_stop: set[int] = set()
+
+    def died(w: int) -> None:
+        """Worker ``w``'s pipe ended or broke: its articles fail, to retry on a rerun."""
+        running.discard(w)
+        told_to_stop.add(w)
+        proc = procs[w]
+        proc.join(timeout=1.0)  # reaped, to say how it ended
+        if proc.is_alive():  # alive but cut off: it can no longer report anything
+            proc.kill()
+            proc.join(timeout=5)
+        lost = WorkerDiedError(
+            f"worker process {proc.pid} died ({_how(proc.exitcode)}) with this article "
+            "in flight; run the same command again to retry it"
+        )
+        for item in in_flight[w].values():
+            recorder.write(*error_record(item.id, item.source, lost, price))
+        in_flight[w].clear()
+
+    def send(w: int, message: BatchItem | None) -> None:
+        try:
+            conns[w].send(message)
+        except OSError:  # BrokenPipeError, ConnectionResetError: it is gone
+            died(w)
+
     try:
         while running:
             # One article at a time (see pick_worker), so a short batch is shared
             # out rather than queued on the first worker.
-            open_workers = running - told_to_stop
-            while undealt and open_workers:
+            while undealt:
+                open_workers = running - told_to_stop
                 limits = windows if undealt > tail else shares
                 ready = [w for w in open_workers if outstanding[w] < limits[w]]
                 if not ready:
@@ -177,28 +255,24 @@ def run_workers(
                 if item is None or not recorder.admit(item):
                     undealt = 0
                     break
-                conns[w].send(item)
                 undealt -= 1
                 dealt[w] += 1
                 outstanding[w] += 1
                 in_flight[w][item.id] = item
+                send(w, item)
             if not undealt:
-                for w in running - told_to_stop:
-                    with contextlib.suppress(OSError):
-                        conns[w].send(None)
+                for w in sorted(running - told_to_stop):
                     told_to_stop.add(w)
-            for conn in wait([conns[w] for w in running], timeout=1.0):
+                    send(w, None)
+            for conn in wait([conns[w] for w in running], timeout=RunLedger.INTERVAL):
                 assert isinstance(conn, Connection)
                 w = conns.index(conn)
+                if w not in running:  # found dead while sending, earlier in this loop
+                    continue
                 try:
                     kind, payload, line = conn.recv()
-                except EOFError:  # the worker died: its articles fail, to retry on a rerun
-                    running.discard(w)
-                    code = procs[w].exitcode
-                    lost = WorkerDiedError(f"the worker process died (exit code {code})")
-                    for item in in_flight[w].values():
-                        recorder.write(*error_record(item.id, item.source, lost, price))
-                    in_flight[w].clear()
+                except (EOFError, OSError):  # the worker died, maybe mid-message
+                    died(w)
                     continue
                 if kind == "record":
                     recorder.write(payload, line)
@@ -207,6 +281,7 @@ def run_workers(
                 else:
                     stats.throttled += int(payload)
                     running.discard(w)
+            recorder.tick()
     finally:
         for proc in procs:
             if running:  # interrupted or failed: do not wait for work in flight
@@ -216,3 +291,13 @@ def run_workers(
                 proc.kill()
         for conn in conns:
             conn.close()
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "it stopped answering"
+    if exitcode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-exitcode).name}"
+        return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"

@@ -76,11 +76,13 @@ def batch(
     """Summarize many articles concurrently into a JSONL file, with a cost ledger.
 
     Exit 0 when every article has a summary, 60 when some failed (their error lines
-    are in the output), 61 when --max-cost left some unstarted, 130 on Ctrl-C.
+    are in the output), 61 when --max-cost left some unstarted, 63 when another batch
+    is writing the same --out, 130 on Ctrl-C.
     """
     from summarizer.backends import backend_for
     from summarizer.batch import (
         BatchOptions,
+        OutputLock,
         collect_items,
         load_prices,
         parse_rate_limit,
@@ -95,15 +97,18 @@ def batch(
         use_cache=not no_cache, language=language,
     )  # fmt: skip
     price_table = load_prices(prices)
-    items = collect_items(inputs)
-    notice = backend_for(settings).notice
-    if notice:
-        typer.echo(f"summarizer: {notice}", err=True)
-    with BatchProgress(len(items), enabled=progress) as bar:
-        stats = run_batch(
-            inputs, out, settings, batch_options, prices=price_table, on_change=bar.update,
-            items=items,
-        )  # fmt: skip
+    # Refused at once if another batch writes `out`, before the inputs are read (URLs
+    # are fetched then); run_batch takes the same lock again, as a no-op.
+    with OutputLock(out):
+        items = collect_items(inputs)
+        notice = backend_for(settings).notice
+        if notice:
+            typer.echo(f"summarizer: {notice}", err=True)
+        with BatchProgress(len(items), enabled=progress) as bar:
+            stats = run_batch(
+                inputs, out, settings, batch_options, prices=price_table,
+                on_change=bar.update, items=items,
+            )  # fmt: skip
     typer.echo(f"summarizer: {describe_stats(stats)} -> {out}", err=True)
     if stats.budget_hit and stats.not_started:
         raise BudgetExceededError(

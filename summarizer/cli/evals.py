@@ -3,11 +3,23 @@
 ``check`` and ``score`` call no model and run in CI on every change, so they import
 only the golden and scoring code when they run; ``run`` imports the pipeline (the
 OpenAI SDK and Instructor) inside the command.
+
+These commands gate CI, so they fail loudly and early, never by passing: selecting
+nothing fails (exit 52), a baseline without scores fails (51), and everything that can
+be checked before the work (the baseline, the goldens, where the results go) is checked
+before it, and before any model call. A golden file that is broken is a problem of that
+file in ``check``; the others are still checked. Once scores exist, the reports are
+written first, and the gate's verdict is the exit code even if printing fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,16 +27,87 @@ import typer
 
 from summarizer.cli.errors import handle_errors
 from summarizer.cli.options import ModelOptions
-from summarizer.errors import DatasetError, InputNotFoundError, RegressionError
+from summarizer.errors import (
+    ConfigurationError,
+    DatasetError,
+    InputNotFoundError,
+    RegressionError,
+)
 
 eval_app = typer.Typer(help="Golden datasets and evals.", no_args_is_help=True)
 
+
 BaselineOption = Annotated[
-    Path | None, typer.Option(help="A previous JSON report to compare with.")
+    Path | None,
+    typer.Option(help="A previous JSON report to compare with (exit 51 if it has no scores)."),
 ]
 MaxDropOption = Annotated[
-    float, typer.Option(help="Fail (exit 50) if overall or a section drops more than this.")
+    float,
+    typer.Option(help="Fail (exit 50) if overall or a section drops more than this."),
 ]
+
+
+def _load_baseline(baseline: Path | None, max_drop: float) -> tuple[Path, dict[str, Any]] | None:
+    """The baseline report (exit 51 if it cannot be gated against) and a usable
+    --max-drop, both checked before any work."""
+    from summarizer.evals.runs import load_report
+
+    if not math.isfinite(max_drop) or max_drop < 0:  # nan would pass every drop
+        raise ConfigurationError(f"--max-drop {max_drop:g}: expected a number from 0 to 1")
+    return None if baseline is None else (baseline, load_report(baseline))
+
+
+def _check_writable(path: Path, option: str, *, folder: bool = False) -> None:
+    """Refuse now, before any work or model call, a path the results cannot go to."""
+    if folder and path.exists() and not path.is_dir():
+        raise ConfigurationError(f"{option} {path}: is a file, not a folder")
+    if not folder and path.is_dir():
+        raise ConfigurationError(f"{option} {path}: is a folder; pass a file name")
+    if not folder and path.exists() and not path.is_file():
+        raise ConfigurationError(f"{option} {path}: not a regular file")
+    parent = path if folder else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the results write the missing folders
+    if parent.exists() and not parent.is_dir():
+        raise ConfigurationError(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"{option} {path}: {parent} is not writable")
+
+
+def _write(path: Path, render: Callable[[], str], what: str) -> Exception | None:
+    """Write ``render()`` to ``path`` whole or not at all (a previous report, maybe the
+    baseline, is never left half-overwritten); returns the failure instead of raising
+    it, so that the other report and the gate still happen."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        text = render()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return ConfigurationError(f"{path}: cannot write the {what}: {e.strerror or e}")
+    except Exception as e:  # noqa: BLE001 - raised after the gate (an internal error)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return e
+    return None
+
+
+def _print_results(print_table: Callable[[], None], lines: list[str]) -> Exception | None:
+    """The table, then ``lines``; returns why the table could not be printed, if it
+    could not (the reports are written by then, and the gate still decides)."""
+    failure = None
+    try:
+        print_table()
+    except BrokenPipeError:
+        raise
+    except Exception as e:  # noqa: BLE001 - printing must not cost the gate its verdict
+        failure = e
+    for line in lines:
+        typer.echo(line)
+    return failure
 
 
 @eval_app.command("check")
@@ -40,23 +123,21 @@ def eval_check(
         list[str] | None, typer.Option("--only", help="Check only these ids (repeatable).")
     ] = None,
 ) -> None:
-    """Check every golden file: contract shape, quotes verbatim at their offsets, actors."""
-    from summarizer.evals.goldens import article_text, check_golden, dataset_ids, read_text
-    from summarizer.evals.goldens import fill_offsets as fill_offsets_in
+    """Check every golden file: contract shape, quotes verbatim at their offsets, actors.
 
-    ids = [i for i in dataset_ids(dataset) if not only or i in only]
+    Exit 15 if any fails (each file's problems are listed, and every file is checked),
+    52 if there is nothing to check.
+    """
+    from summarizer.evals.goldens import check_case, select_ids
+
+    ids = select_ids(dataset, only)
     failed = 0
     for case_id in ids:
-        path = dataset / "golden" / f"{case_id}.json"
-        if not path.is_file():
+        if not (dataset / "golden" / f"{case_id}.json").is_file():
             typer.echo(f"{case_id}: MISSING golden/{case_id}.json")
             failed += 1
             continue
-        text = article_text(dataset, case_id)
-        raw = json.loads(read_text(path))
-        if fill_offsets and fill_offsets_in(text, raw):
-            path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        problems = check_golden(text, raw)
+        problems = check_case(dataset, case_id, fill=fill_offsets)
         failed += bool(problems)
         typer.echo(f"{case_id}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
         for problem in problems:
@@ -73,32 +154,62 @@ def _finish_eval(
     candidates: Path,
     report_path: Path | None,
     html_path: Path | None,
-    baseline: Path | None,
+    baseline: tuple[Path, dict[str, Any]] | None,
     max_drop: float,
 ) -> None:
-    """Write the reports, print the table, then apply the regression gate (exit 50)."""
+    """Write the reports, print the table, then apply the regression gate (exit 50).
+
+    The gate's verdict is the exit code whatever else fails: a report that cannot be
+    written or a table that cannot be printed does not stop the rest.
+    """
     from summarizer.evals.report import print_table, render_html
-    from summarizer.evals.runs import build_report, load_report, regressions
+    from summarizer.evals.runs import build_report, regressions
 
     report = build_report(articles, run_info)
-    if report_path:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if html_path:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(render_html(report, dataset, candidates), encoding="utf-8")
-    print_table(report)
-    if report_path:
-        typer.echo(f"report: {report_path}")
-    if html_path:
-        typer.echo(f"html:   {html_path}")
-    if baseline is not None:
-        dropped = regressions(report, load_report(baseline), max_drop)
-        if dropped:
-            raise RegressionError(
-                f"eval gate: dropped more than {max_drop:g} below {baseline}: " + "; ".join(dropped)
-            )
-        typer.echo(f"gate: no drop over {max_drop:g} against {baseline}")
+    dropped = regressions(report, baseline[1], max_drop) if baseline else []
+    failures: list[Exception] = []
+    lines: list[str] = []
+    outputs = [
+        (report_path, "report: ", "JSON report", lambda: json.dumps(report, indent=2) + "\n"),
+        (html_path, "html:   ", "HTML report", lambda: render_html(report, dataset, candidates)),
+    ]
+    written: list[str] = []
+    for path, label, what, render in outputs:
+        if path is None:
+            continue
+        failure = _write(path, render, what)
+        if failure is None:
+            written.append(str(path))
+            lines.append(f"{label}{path}")
+        else:
+            failures.append(failure)
+    if baseline and not dropped:
+        lines.append(f"gate: no drop over {max_drop:g} against {baseline[0]}")
+    notes = [_one_line(e) for e in failures]
+    try:
+        table_failure = _print_results(lambda: print_table(report), lines)
+    except BrokenPipeError:  # `| head`: the gate's verdict still goes to stderr
+        if not (dropped or failures):
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        table_failure = None
+    if table_failure is not None:
+        notes.append(f"the table could not be printed: {_one_line(table_failure)}")
+    if dropped:
+        raise RegressionError(
+            f"eval gate: dropped more than {max_drop:g} below {baseline[0] if baseline else ''}: "
+            + "; ".join(dropped)
+            + "".join(f" (also: {note})" for note in notes)
+        )
+    if failures:
+        raise failures[0]
+    if notes:  # the reports are written and the gate passed: a warning, exit 0
+        see = f"; the scores are in {' and '.join(written)}" if written else ""
+        typer.echo(f"summarizer: warning: {notes[0]}{see}", err=True)
+
+
+def _one_line(error: Exception) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 @eval_app.command("score")
@@ -111,11 +222,20 @@ def eval_score(
     baseline: BaselineOption = None,
     max_drop: MaxDropOption = 0.05,
 ) -> None:
-    """Score candidate summaries against goldens, without calling any model."""
+    """Score candidate summaries against goldens, without calling any model.
+
+    A candidate that is missing, unreadable, not JSON or not a summary scores 0 with
+    the reason; a golden file that cannot be used stops the scoring (exit 15).
+    """
     from summarizer.evals.runs import score_dataset
 
     if not candidates.is_dir():
-        raise InputNotFoundError(f"{candidates}: no such folder of candidates")
+        what = "not a folder" if candidates.exists() else "no such folder"
+        raise InputNotFoundError(f"--candidates {candidates}: {what} of candidate summaries")
+    gate = _load_baseline(baseline, max_drop)
+    for path, option in ((report, "--report"), (html, "--html")):
+        if path is not None:
+            _check_writable(path, option)
     articles = score_dataset(golden, candidates)
     run_info = {
         "dataset": str(golden),
@@ -123,7 +243,7 @@ def eval_score(
         "model": None,
         "prompt": None,
     }
-    _finish_eval(articles, run_info, golden, candidates, report, html, baseline, max_drop)
+    _finish_eval(articles, run_info, golden, candidates, report, html, gate, max_drop)
 
 
 @eval_app.command("run")
@@ -139,7 +259,7 @@ def eval_run(
     only: Annotated[
         list[str] | None, typer.Option("--only", help="Run only these ids (repeatable).")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Run only the first N articles.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Run only the first N articles.")] = None,
     baseline: BaselineOption = None,
     max_drop: MaxDropOption = 0.05,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Always call the model.")] = False,
@@ -149,23 +269,31 @@ def eval_run(
         int, typer.Option("--concurrency", "-c", min=1, help="Articles at once (remote models).")
     ] = 4,
 ) -> None:
-    """Summarize every article of a dataset, then score the results (answers are cached)."""
+    """Summarize every article of a dataset, then score the results (answers are cached).
+
+    The selection, the goldens, the baseline and --out are checked before any model call.
+    """
+    from summarizer.evals.goldens import select_ids
+    from summarizer.evals.runs import load_cases, run_dataset, score_dataset
+
+    ids = select_ids(dataset, only, need_golden=True)[:limit]
+    gate = _load_baseline(baseline, max_drop)
+    candidates = out / "candidates"
+    _check_writable(out, "--out", folder=True)
+    _check_writable(candidates, "--out", folder=True)
+    for name in ("report.json", "report.html"):
+        _check_writable(out / name, "--out")
+    cases = load_cases(dataset, ids)
+
     # A subset of the model options, with help of its own, so not with_model_options.
     from summarizer.cache import ResponseCache
-    from summarizer.evals.goldens import dataset_ids
-    from summarizer.evals.runs import run_dataset, score_dataset
     from summarizer.pipeline import Summarizer
 
-    ids = [i for i in dataset_ids(dataset) if (dataset / "golden" / f"{i}.json").is_file()]
-    ids = [i for i in ids if not only or i in only][: limit or None]
-    if not ids:
-        raise DatasetError(f"{dataset}: no articles with golden files to run")
     settings = ModelOptions(
         model=model, base_url=base_url, prompt=prompt, max_reasks=max_reasks,
         max_tokens=max_tokens,
     ).settings()  # fmt: skip
     cache = None if no_cache else ResponseCache()
-    candidates = out / "candidates"
     with Summarizer(settings, cache=cache) as summarizer:
         typer.echo(
             f"running {len(ids)} articles with {settings.model}, {summarizer.prompt.ref}",
@@ -177,7 +305,7 @@ def eval_run(
             concurrency=concurrency,
         )  # fmt: skip
         prompt_ref = f"{summarizer.prompt.ref} ({summarizer.prompt.short_hash})"
-    articles = score_dataset(dataset, candidates, ids)
+    articles = score_dataset(dataset, candidates, ids, cases)
     for case_id, message in errors.items():
         articles[case_id]["error"] = message
     run_info = {
@@ -186,5 +314,5 @@ def eval_run(
     }  # fmt: skip
     _finish_eval(
         articles, run_info, dataset, candidates, out / "report.json", out / "report.html",
-        baseline, max_drop,
+        gate, max_drop,
     )  # fmt: skip

@@ -69,7 +69,20 @@ RetriesOpt = Annotated[
     int | None,
     typer.Option(help="Transport retries per request (429, 5xx, timeouts, connection errors)."),
 ]
-TimeoutOpt = Annotated[float | None, typer.Option(help="Seconds per request.")]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds for each model request as a whole, a slow answer included (default 120)."
+    ),
+]
+RetryMaxWaitOpt = Annotated[
+    float | None,
+    typer.Option(
+        min=0,
+        help="Longest wait in seconds before a transport retry, a server's Retry-After "
+        "included (default 30).",
+    ),
+]
 ContextWindowOpt = Annotated[
     int | None,
     typer.Option(help="The model's context in tokens, when the built-in table does not know it."),
@@ -108,6 +121,7 @@ class ModelOptions:
     temperature: TemperatureOpt = None
     max_tokens: MaxTokensOpt = None
     retries: RetriesOpt = None
+    retry_max_wait: RetryMaxWaitOpt = None
     timeout: TimeoutOpt = None
     context_window: ContextWindowOpt = None
     max_parts: MaxPartsOpt = None
@@ -124,6 +138,7 @@ class ModelOptions:
             mode=self.mode.value if self.mode else None,
             max_reasks=self.max_reasks,
             max_transport_retries=self.retries,
+            retry_max_wait=self.retry_max_wait,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             timeout=self.timeout,

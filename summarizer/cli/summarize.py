@@ -15,7 +15,7 @@ import typer
 
 from summarizer.cli.errors import handle_errors
 from summarizer.cli.options import DEFAULT_OPTIONS, ModelOptions, NoCacheOpt, with_model_options
-from summarizer.cli.output import write_output
+from summarizer.cli.output import check_output, write_output
 
 
 class OutputFormat(StrEnum):
@@ -32,8 +32,10 @@ def summarize(
     path: Annotated[
         str,
         typer.Argument(
-            help="Article file (UTF-8 text or a saved .html page), - for stdin, or an "
-            "http(s) URL; from HTML only the article's text and title are kept."
+            help="Article file (UTF-8, or UTF-16/32 with a byte-order mark, text or a "
+            "saved .html page), - for stdin, or an http(s) URL; from HTML only the "
+            "article's text and title are kept. Files and stdin are capped at 10 MB "
+            "(env SUMMARIZER_INPUT_MAX_BYTES)."
         ),
     ],
     fmt: Annotated[
@@ -41,7 +43,13 @@ def summarize(
         typer.Option("--format", "-f", help="json is the contract; markdown/text are for reading."),
     ] = OutputFormat.json,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write here instead of stdout (checked before the model is called; "
+            "written whole or not at all).",
+        ),
     ] = None,
     options: ModelOptions = DEFAULT_OPTIONS,
     no_cache: NoCacheOpt = False,
@@ -56,7 +64,10 @@ def summarize(
     from summarizer.inputs.read import read_article
     from summarizer.pipeline import Summarizer
 
-    # The input first: a missing file is reported before a model misconfiguration.
+    # The output path first: a bad -o fails before a URL is fetched or a model paid.
+    if output is not None:
+        check_output(output)
+    # Then the input: a missing file is reported before a model misconfiguration.
     article = read_article(path)
     settings = options.settings()
     with Summarizer(settings, cache=None if no_cache else ResponseCache()) as summarizer:

@@ -3,6 +3,14 @@
 It is the contract's shape without the fields the program fills in (evidence offsets,
 ``meta``), with list and string sizes bounded so that a grammar-constrained local
 model cannot loop forever, tightened further by a prompt file's ``[limits]``.
+
+:func:`over_bounds` holds answers to :data:`ANSWER_SLACK` times the same upper bounds
+(the response model in :mod:`summarizer.backends.extraction` calls it, so an answer
+over them is re-asked, never stored): the bounds are what a model is asked for, and
+good answers do exceed them (the golden summaries in evals/ have up to 2.7 times as
+many actors, and roles up to 1.2 times as long), while a 10 MB headline or ten
+thousand actors is no summary at all. The public contract itself stays as loose as
+it was, so golden files and stored summaries load as before.
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from __future__ import annotations
 import json
 from functools import cache
 from typing import Any
+
+from pydantic import BaseModel
 
 from summarizer.contract.models import ArticleSummary
 
@@ -49,6 +59,50 @@ _STRING_BOUNDS: dict[tuple[str, str], int] = {
     ("OpenQuestion", "why_open"): 250,
     ("OpenQuestion", "actors"): 80,
 }
+
+
+# How far past the schema's upper bounds an answer may go (see the module docstring).
+ANSWER_SLACK = 4
+# model name -> field -> (most items, most characters of each string) in an answer.
+_UPPER: dict[str, dict[str, tuple[int | None, int | None]]] = {}
+for (_model, _field), (_low, _high) in _LIST_BOUNDS.items():
+    _chars = _STRING_BOUNDS.get((_model, _field))
+    _UPPER.setdefault(_model, {})[_field] = (
+        _high * ANSWER_SLACK,
+        None if _chars is None else _chars * ANSWER_SLACK,
+    )
+for (_model, _field), _most in _STRING_BOUNDS.items():
+    _UPPER.setdefault(_model, {}).setdefault(_field, (None, _most * ANSWER_SLACK))
+
+
+def over_bounds(node: Any, path: str = "", *, free: frozenset[str] = frozenset()) -> str | None:
+    """The first list or string in ``node`` (a summary, or any part of one) over
+    :data:`ANSWER_SLACK` times the schema's upper bounds, as a line the model can act
+    on; None when all fit.
+
+    ``free`` names ``Model.field`` bounds not to check (quotes chosen from the
+    article's own spans, which may be longer than a written quote may be).
+    """
+    if isinstance(node, list):
+        inside = (over_bounds(x, f"{path}[{i}]", free=free) for i, x in enumerate(node))
+        return next((m for m in inside if m), None)
+    if not isinstance(node, BaseModel):
+        return None
+    model = next((c.__name__ for c in type(node).__mro__ if c.__name__ in _UPPER), "")
+    bounds = _UPPER.get(model, {})
+    for field in type(node).model_fields:
+        value, where = getattr(node, field, None), f"{path}.{field}" if path else field
+        most_items, most_chars = (
+            (None, None) if f"{model}.{field}" in free else bounds.get(field, (None, None))
+        )
+        if isinstance(value, list) and most_items is not None and len(value) > most_items:
+            return f"{where} has {len(value)} items; at most {most_items} are allowed"
+        for text in value if isinstance(value, list) else [value]:
+            if most_chars is not None and isinstance(text, str) and len(text) > most_chars:
+                return f"{where} is {len(text)} characters long; at most {most_chars} are allowed"
+        if found := over_bounds(value, where, free=free):
+            return found
+    return None
 
 
 _NON_EMPTY = (

@@ -19,7 +19,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from summarizer.contract import ArticleSummary, contract_warnings
-from summarizer.errors import DatasetError, InputNotFoundError
+from summarizer.errors import (
+    DatasetError,
+    EmptyEvalError,
+    InputIsDirectoryError,
+    InputNotFoundError,
+    SummarizerError,
+)
 from summarizer.grounding import Aligner
 from summarizer.inputs.read import decode, read_article
 
@@ -39,7 +45,35 @@ def dataset_ids(root: Path) -> list[str]:
     articles = root / "articles"
     if not articles.is_dir():
         raise InputNotFoundError(f"{root}: not a dataset (no articles/ folder)")
-    return sorted({p.stem for p in articles.iterdir() if p.suffix in _ARTICLE_SUFFIXES})
+    try:
+        return sorted({p.stem for p in articles.iterdir() if p.suffix in _ARTICLE_SUFFIXES})
+    except OSError as e:
+        raise InputNotFoundError(f"{articles}: cannot list the folder: {e.strerror}") from e
+
+
+def select_ids(root: Path, only: list[str] | None, *, need_golden: bool = False) -> list[str]:
+    """The dataset's ids, or those ``only`` names; refuses to select nothing.
+
+    An ``only`` id with no article is an error, not a silent skip: a typo would
+    otherwise check (or gate on) fewer files than asked, or none.
+    """
+    ids = every = dataset_ids(root)
+    if only:
+        unknown = [i for i in dict.fromkeys(only) if i not in every]
+        if unknown:
+            raise EmptyEvalError(
+                f"{root}: --only {', '.join(map(repr, unknown))}: no such article in "
+                f"{root / 'articles'} (ids are the file names without .txt/.html)"
+            )
+        ids = [i for i in every if i in only]
+    if need_golden:
+        ids = [i for i in ids if (root / "golden" / f"{i}.json").is_file()]
+    if ids:
+        return ids
+    if not every:
+        raise EmptyEvalError(f"{root / 'articles'}: nothing to evaluate: no article files in it")
+    which = "the --only articles" if only else "any article"
+    raise EmptyEvalError(f"{root / 'golden'}: nothing to evaluate: no golden file for {which}")
 
 
 _ARTICLE_SUFFIXES = (".txt", ".html", ".htm")
@@ -56,38 +90,87 @@ def article_text(root: Path, case_id: str) -> str:
 
 
 def read_text(path: Path) -> str:
+    """The file as text; every way it cannot be read is a one-line error of ours."""
+    if path.is_dir():
+        raise InputIsDirectoryError(f"{path}: is a directory, not a file")
+    if path.exists() and not path.is_file():  # a FIFO would block the read forever
+        raise InputNotFoundError(f"{path}: not a regular file")
     try:
         return decode(path.read_bytes(), str(path))
     except FileNotFoundError as e:
         raise InputNotFoundError(f"{path}: no such file") from e
+    except OSError as e:
+        raise InputNotFoundError(f"{path}: cannot read: {e.strerror or e}") from e
 
 
-def _iter_evidence(raw: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def read_json(path: Path) -> Any:
+    """The JSON value in ``path``; unreadable or malformed files raise DatasetError."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}: not valid JSON: {e}") from e
+    except (ValueError, RecursionError) as e:  # a 5000-digit number, 10,000 nested lists
+        raise DatasetError(f"{path}: not usable JSON: {e}") from e
+
+
+def _offset(value: Any) -> int | None:
+    """A quote offset as an int: JSON has one number type, so 218.0 is 218.
+
+    Raises ValueError for anything else (218.5, "218", true).
+    """
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"offset {value!r} is not a whole number")
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _iter_evidence(raw: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(item path, evidence dict) for every quote; parts of the wrong type are skipped
+    (:func:`check_golden` reports them as shape problems)."""
+    if not isinstance(raw, dict):
+        return []
     out = []
-    for i, kp in enumerate(raw.get("key_summary", {}).get("key_points", [])):
-        out += [(f"key_points[{i}]", ev) for ev in kp.get("evidence", [])]
+    key_summary = raw.get("key_summary")
+    key_points = key_summary.get("key_points") if isinstance(key_summary, dict) else None
+    for i, kp in enumerate(_dicts(key_points)):
+        out += [(f"key_points[{i}]", ev) for ev in _dicts(kp.get("evidence"))]
     for section in SECTIONS:
-        for i, item in enumerate(raw.get(section, [])):
-            out += [(f"{section}[{i}]", ev) for ev in item.get("evidence", [])]
+        for i, item in enumerate(_dicts(raw.get(section))):
+            out += [(f"{section}[{i}]", ev) for ev in _dicts(item.get("evidence"))]
     return out
 
 
-def fill_offsets(text: str, raw: dict[str, Any]) -> int:
+def fill_offsets(text: str, raw: Any) -> int:
     """Set start/end of every quote found verbatim; returns how many were set."""
     filled = 0
     for _, ev in _iter_evidence(raw):
-        quote = ev.get("quote", "")
-        if ev.get("start") is not None and text[ev["start"] : ev.get("end")] == quote:
+        quote = ev.get("quote")
+        if not isinstance(quote, str) or not quote:
             continue
-        pos = text.find(quote) if quote else -1
+        try:
+            start, end = _offset(ev.get("start")), _offset(ev.get("end"))
+        except ValueError:
+            start = end = None
+        if start is not None and text[start:end] == quote:
+            continue
+        pos = text.find(quote)
         if pos >= 0:
             ev["start"], ev["end"] = pos, pos + len(quote)
             filled += 1
     return filled
 
 
-def check_golden(text: str, raw: dict[str, Any]) -> list[str]:
-    """Every way ``raw`` breaks the contract or the labeling rules (empty = fine)."""
+def check_golden(text: str, raw: Any) -> list[str]:
+    """Every way ``raw`` breaks the contract or the labeling rules (empty = fine).
+
+    Never raises on a malformed ``raw``: whatever is wrong is one of the problems.
+    """
     try:
         summary = ArticleSummary.model_validate(raw)
     except ValidationError as e:
@@ -95,7 +178,12 @@ def check_golden(text: str, raw: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     aligner = Aligner(text)
     for path, ev in _iter_evidence(raw):
-        quote, start, end = ev.get("quote", ""), ev.get("start"), ev.get("end")
+        quote = ev.get("quote", "")
+        try:
+            start, end = _offset(ev.get("start")), _offset(ev.get("end"))
+        except ValueError as e:
+            problems.append(f"{path}: {e}: {quote!r}")
+            continue
         if start is None or end is None:
             where = aligner.locate(quote)
             hint = f" (close to {text[where.start : where.end]!r})" if where else ""
@@ -103,7 +191,7 @@ def check_golden(text: str, raw: dict[str, Any]) -> list[str]:
         elif text[start:end] != quote:
             problems.append(f"{path}: text[{start}:{end}] is not the quote {quote!r}")
     for section in ("key_points", *SECTIONS):
-        items = raw.get(section) if section != "key_points" else raw["key_summary"]["key_points"]
+        items = raw.get(section) if section != "key_points" else raw["key_summary"].get(section)
         for i, item in enumerate(items or []):
             if not item.get("evidence"):
                 problems.append(f"{section}[{i}]: no evidence")
@@ -123,11 +211,43 @@ def check_golden(text: str, raw: dict[str, Any]) -> list[str]:
     return problems
 
 
-def load_case(root: Path, case_id: str) -> GoldenCase:
-    text = article_text(root, case_id)
+def check_case(root: Path, case_id: str, *, fill: bool = False) -> list[str]:
+    """The problems of ``golden/<case_id>.json`` (what ``eval check`` prints for it).
+
+    Whatever is wrong with this one file (unreadable, not JSON, the wrong shape, no
+    article) is one of its problems, never an exception, so that the other files are
+    still checked. With ``fill``, offsets of quotes found verbatim are written first.
+    """
     path = root / "golden" / f"{case_id}.json"
     try:
-        raw = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{path}: not valid JSON: {e}") from e
-    return GoldenCase(case_id, text, raw, ArticleSummary.model_validate(raw))
+        text = article_text(root, case_id)
+        raw = read_json(path)
+    except SummarizerError as e:
+        return [str(e)]
+    if fill and fill_offsets(text, raw):
+        try:
+            path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        except OSError as e:
+            return [f"{path}: cannot write the offsets: {e.strerror or e}"]
+    return check_golden(text, raw)
+
+
+def load_case(root: Path, case_id: str) -> GoldenCase:
+    """The article and its golden summary; raises DatasetError if either is unusable."""
+    text = article_text(root, case_id)
+    path = root / "golden" / f"{case_id}.json"
+    raw = read_json(path)
+    try:
+        summary = ArticleSummary.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(map(str, err["loc"])) or "the top level"
+        raise DatasetError(
+            f"{path}: not a summary ({e.error_count()} problem(s); {where}: {err['msg']}); "
+            f"run `summarizer eval check {root}`"
+        ) from e
+    # The scorer reads `required` flags from the raw lists, which may be left out.
+    raw.setdefault("key_summary", {}).setdefault("key_points", [])
+    for section in SECTIONS:
+        raw.setdefault(section, [])
+    return GoldenCase(case_id, text, raw, summary)

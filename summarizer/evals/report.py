@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from summarizer.contract.models import ArticleSummary
 from summarizer.evals.goldens import article_text, read_text
@@ -28,19 +29,21 @@ if TYPE_CHECKING:
 
 
 def print_table(report: dict[str, Any], console: Console | None = None) -> None:
+    """The scores as a table. Paths, ids and error messages come from the user's files,
+    so they go in as :class:`~rich.text.Text`, never parsed for markup or emoji
+    (a folder named ``[/red]`` would otherwise crash the table)."""
     # Piped output (CI logs) gets rich's 80 columns by default: too narrow to read.
     console = console or Console(width=None if Console().is_terminal else 150)
-    table = Table(title=f"eval: {report['run'].get('dataset', '')}", show_lines=False)
+    title = Text(f"eval: {report['run'].get('dataset', '')}", style="table.title")
+    table = Table(title=title, show_lines=False)
     table.add_column("article")
     table.add_column("overall", justify="right")
     for s in SECTIONS:
         table.add_column(s.replace("_", " "), justify="right")
     for case_id, result in sorted(report["articles"].items()):
-        row = [case_id, f"{result['score']:.3f}"]
-        row += [f"{result['sections'][s]['score']:.3f}" for s in SECTIONS]
-        if "error" in result:
-            row[0] += f" ({result['error'][:40]})"
-        table.add_row(*row)
+        name = case_id + (f" ({result['error'][:40]})" if "error" in result else "")
+        scores = [result["score"], *(result["sections"][s]["score"] for s in SECTIONS)]
+        table.add_row(Text(name), *(f"{x:.3f}" for x in scores))
     agg = report["aggregate"]
     table.add_section()
     table.add_row(

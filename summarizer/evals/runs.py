@@ -13,6 +13,7 @@ never stops the other articles from being scored.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from summarizer.contract.models import ArticleSummary
-from summarizer.errors import DatasetError, SummarizerError
-from summarizer.evals.goldens import article_text, dataset_ids, load_case, read_text
+from summarizer.errors import BaselineError, DatasetError, EmptyEvalError, SummarizerError
+from summarizer.evals.goldens import GoldenCase, article_text, dataset_ids, load_case, read_text
 from summarizer.evals.scoring import SECTION_WEIGHTS, score_summary
 
 if TYPE_CHECKING:  # `eval score` imports this module and must not import the model SDKs
@@ -35,30 +36,59 @@ def _zero(reason: str) -> dict[str, Any]:
     return {"score": 0.0, "error": reason, "sections": {s: {"score": 0.0} for s in SECTIONS}}
 
 
-def score_dataset(
-    dataset: Path, candidates: Path, ids: list[str] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Score ``candidates/<id>.json`` against the dataset's goldens, per article."""
-    results: dict[str, dict[str, Any]] = {}
+def load_cases(dataset: Path, ids: list[str] | None = None) -> dict[str, GoldenCase]:
+    """The articles and goldens of ``ids`` (default: every id with a golden file).
+
+    Raises DatasetError, naming the file, at the first one that cannot be used (a
+    golden the scorer cannot read would make every score meaningless), and
+    EmptyEvalError when there is none.
+    """
+    cases: dict[str, GoldenCase] = {}
     for case_id in ids if ids is not None else dataset_ids(dataset):
         if not (dataset / "golden" / f"{case_id}.json").is_file():
             continue
         try:
-            case = load_case(dataset, case_id)
-        except (ValidationError, SummarizerError) as e:
-            raise DatasetError(f"golden {case_id}: {str(e).splitlines()[0]}") from e
+            cases[case_id] = load_case(dataset, case_id)
+        except SummarizerError as e:
+            raise DatasetError(f"golden {case_id}: {_first_line(e)}") from e
+    if not cases:
+        raise EmptyEvalError(f"{dataset}: no golden files to score against")
+    return cases
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def score_dataset(
+    dataset: Path,
+    candidates: Path,
+    ids: list[str] | None = None,
+    cases: dict[str, GoldenCase] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Score ``candidates/<id>.json`` against the dataset's goldens, per article.
+
+    ``cases`` are goldens already loaded by :func:`load_cases` (else they are loaded
+    here). A candidate that is missing, unreadable, not JSON or not a summary scores 0
+    with the reason; a golden that cannot be used raises DatasetError.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for case_id, case in (cases if cases is not None else load_cases(dataset, ids)).items():
         path = candidates / f"{case_id}.json"
         if not path.is_file():
             results[case_id] = _zero("no candidate file")
             continue
         try:
             candidate = ArticleSummary.model_validate_json(read_text(path))
-        except (ValidationError, SummarizerError, ValueError) as e:
-            results[case_id] = _zero(f"invalid candidate: {str(e).splitlines()[0]}")
+        except ValidationError as e:  # not JSON, or not a summary: say where
+            err = e.errors()[0]
+            loc = ".".join(map(str, err["loc"]))
+            results[case_id] = _zero(f"invalid candidate: {loc + ': ' if loc else ''}{err['msg']}")
+            continue
+        except (SummarizerError, ValueError, RecursionError) as e:
+            results[case_id] = _zero(f"invalid candidate: {_first_line(e)}")
             continue
         results[case_id] = score_summary(case.summary, candidate, case.text, case.raw)
-    if not results:
-        raise DatasetError(f"{dataset}: no golden files to score against")
     return results
 
 
@@ -98,13 +128,53 @@ def regressions(report: dict[str, Any], baseline: dict[str, Any], max_drop: floa
 
 
 def load_report(path: Path) -> dict[str, Any]:
+    """A report to gate against; BaselineError unless it has every score the gate compares.
+
+    A report with no scores would let every run pass the gate, so it is refused:
+    ``aggregate.score`` and ``aggregate.sections.<section>`` for every section must be
+    numbers from 0 to 1.
+    """
     try:
-        data: dict[str, Any] = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{path}: not a JSON report: {e}") from e
-    if "aggregate" not in data:
-        raise DatasetError(f"{path}: not an eval report (no 'aggregate')")
-    return data
+        data = json.loads(read_text(path))
+    except SummarizerError as e:
+        raise BaselineError(f"baseline {_first_line(e)}") from e
+    except (ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+        raise BaselineError(f"baseline {path}: not a JSON report: {_first_line(e)}") from e
+    missing = _missing_scores(data)
+    if missing:
+        raise BaselineError(
+            f"baseline {path}: not an eval report to gate against: {missing}; pass a "
+            "report.json written by `summarizer eval run` or `eval score --report`"
+        )
+    baseline: dict[str, Any] = data
+    return baseline
+
+
+def _missing_scores(data: Any) -> str:
+    """What ``data`` lacks to be a baseline ("" when nothing)."""
+
+    def is_score(value: Any) -> bool:
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and 0 <= value <= 1
+        )
+
+    if not isinstance(data, dict) or not isinstance(data.get("aggregate"), dict):
+        return "no 'aggregate' object"
+    agg = data["aggregate"]
+    if "score" not in agg:
+        return "no overall score ('aggregate.score')"
+    if not is_score(agg["score"]):
+        return f"'aggregate.score' is {agg['score']!r}, not a score from 0 to 1"
+    sections = agg.get("sections")
+    if not isinstance(sections, dict):
+        return "no per-section scores ('aggregate.sections')"
+    bad = [s for s in SECTIONS if not is_score(sections.get(s))]
+    if bad:
+        return f"no score from 0 to 1 for section(s) {', '.join(bad)} in 'aggregate.sections'"
+    return ""
 
 
 def run_dataset(

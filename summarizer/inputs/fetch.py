@@ -7,14 +7,19 @@ usually "save the page and pass the file", since a browser gets past logins,
 paywalls and scripts that this fetcher does not try to.
 
 Limits are explicit arguments, else environment variables read at call time
-(``SUMMARIZER_FETCH_TIMEOUT`` in seconds, ``SUMMARIZER_FETCH_MAX_BYTES``), else the
-defaults below. The timeout applies to connecting and to each read, so a server
-that stops sending fails after that long even mid-body.
+(``SUMMARIZER_FETCH_TIMEOUT`` in seconds, ``SUMMARIZER_FETCH_DEADLINE`` in seconds,
+``SUMMARIZER_FETCH_MAX_BYTES``), else the defaults below: 20 s, 60 s and 10 MB.
+The timeout applies to connecting and to each read, so a server that stops sending
+fails after that long even mid-body. The deadline bounds the whole download,
+redirects included, so a server that sends a byte every few seconds, or a page that
+never ends, fails after that long too (:mod:`summarizer.deadline`: every socket
+operation gets at most the time left).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
     import httpx
 
 DEFAULT_TIMEOUT = 20.0
+DEFAULT_DEADLINE = 60.0
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 10
 
@@ -77,6 +83,7 @@ def fetch(
     url: str,
     *,
     timeout: float | None = None,
+    deadline: float | None = None,
     max_bytes: int | None = None,
     max_redirects: int = MAX_REDIRECTS,
     transport: httpx.BaseTransport | None = None,
@@ -84,16 +91,19 @@ def fetch(
 ) -> Fetched:
     """GET ``url`` and return its body if it is HTML or plain text within the limits.
 
-    ``transport`` is the seam for tests (e.g. ``httpx.MockTransport``).
+    ``transport`` is the seam for tests (e.g. ``httpx.MockTransport``); the deadline
+    is then checked between the body's chunks only.
     """
     # Imported here, not at the top: reading a file or a golden dataset imports this
     # module too, and must not pay for the HTTP stack (about 0.1 s) or the metadata.
     import httpx
 
+    from summarizer import deadline as _deadline
     from summarizer._version import __version__
 
     env = os.environ if env is None else env
     seconds = _limit(timeout, "SUMMARIZER_FETCH_TIMEOUT", DEFAULT_TIMEOUT, env)
+    total = _limit(deadline, "SUMMARIZER_FETCH_DEADLINE", DEFAULT_DEADLINE, env)
     cap = int(_limit(max_bytes, "SUMMARIZER_FETCH_MAX_BYTES", DEFAULT_MAX_BYTES, env))
     headers = {
         "user-agent": f"summarizer/{__version__}",
@@ -101,12 +111,14 @@ def fetch(
     }
     try:
         with (
+            _deadline.deadline(total) as ends,
             httpx.Client(
                 timeout=httpx.Timeout(seconds),
                 follow_redirects=True,
                 max_redirects=max_redirects,
                 headers=headers,
-                transport=transport,
+                transport=transport or _deadline.DeadlineTransport(),
+                mounts=None if transport else _deadline.proxy_mounts(_deadline.DeadlineTransport),
             ) as client,
             client.stream("GET", url) as response,
         ):
@@ -117,6 +129,11 @@ def fetch(
             "the address it ends at, or the saved page"
         ) from e
     except httpx.TimeoutException as e:
+        if time.monotonic() >= ends:
+            raise FetchError(
+                f"{url}: the download did not finish within {total:g} s; try again later, "
+                "raise SUMMARIZER_FETCH_DEADLINE, or save the page and pass the file"
+            ) from e
         raise FetchError(
             f"{url}: no answer within {seconds:g} s; try again later, raise "
             "SUMMARIZER_FETCH_TIMEOUT, or save the page and pass the file"
@@ -164,9 +181,12 @@ def _read(url: str, response: httpx.Response, cap: int) -> Fetched:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise too_big
+    from summarizer.deadline import check
+
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():  # decoded, so a gzip bomb hits the cap too
+        check()  # for transports that do not apply the deadline themselves
         size += len(chunk)
         if size > cap:
             raise too_big

@@ -52,6 +52,14 @@ _HTML_LANG = re.compile(
     r"""<html\b[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*)""", re.I
 )
 _SNIFF_BYTES = 4096
+# Byte-order marks, longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 @dataclass(frozen=True)
@@ -71,19 +79,36 @@ def extractor_name() -> str:
     return f"trafilatura {version('trafilatura')}"
 
 
+def bom_encoding(data: bytes) -> str | None:
+    """The codec a byte-order mark at the start of ``data`` names, else None.
+
+    ``utf-8-sig``, ``utf-16`` or ``utf-32``: each removes the mark while decoding, and
+    the last two read the byte order from it.
+    """
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    return None
+
+
 def looks_like_html(data: bytes) -> bool:
     """True for a document that starts like an HTML page (after a BOM, spaces, comments)."""
-    head = data[:_SNIFF_BYTES].removeprefix(codecs.BOM_UTF8)
+    head = data[:_SNIFF_BYTES]
+    encoding = bom_encoding(head)
+    if encoding is not None:
+        # A UTF-16/32 page is sniffed as the text it is, not as bytes with NULs between.
+        head = head.decode(encoding, errors="ignore").encode("utf-8")
     return _HTML_START.match(head) is not None
 
 
 def decode_html(data: bytes, charset: str | None = None) -> str:
-    """Decode a page: the HTTP charset, else the page's ``<meta charset>``, else UTF-8.
+    """Decode a page: its byte-order mark, else the HTTP charset, else the page's
+    ``<meta charset>``, else UTF-8 (a mark wins over both labels, as in browsers).
 
     Undecodable bytes become U+FFFD rather than an error: browsers render such
     pages, and the extracted text, not these bytes, is what quotes must match.
     """
-    for name in (charset, _meta_charset(data)):
+    for name in (bom_encoding(data), charset, _meta_charset(data)):
         if name:
             try:
                 return data.decode(codecs.lookup(name).name, errors="replace").removeprefix(

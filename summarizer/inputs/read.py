@@ -8,25 +8,50 @@ An HTML page (a ``.html``/``.htm`` file, or any input that starts like one) is
 different: its text is what :mod:`summarizer.inputs.html` extracts, and offsets refer to
 that extracted text, which ``Article.text`` holds. http(s) URLs are fetched by
 :mod:`summarizer.inputs.fetch` and then read as HTML or text according to their content type.
+
+Text is UTF-8, or UTF-16/UTF-32 when the file starts with that byte-order mark (then
+offsets refer to the decoded text, the mark removed); anything else with NUL bytes is
+refused as binary.
+
+Reading is bounded, so that a wrong path cannot exhaust memory: only regular files are
+opened (a device such as ``/dev/zero``, a FIFO or a socket is refused from its
+``stat``, before it is opened, since opening a FIFO blocks until a writer comes), a
+file over the size cap is refused from its size before it is read, and stdin is read
+up to the cap and no further. The cap is the ``max_bytes`` argument, else the
+``SUMMARIZER_INPUT_MAX_BYTES`` environment variable (bytes), else 10 MB, the URL
+fetch's default.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from summarizer.errors import (
+    ConfigurationError,
     EmptyInputError,
     InputDecodeError,
     InputIsDirectoryError,
     InputNotFoundError,
+    InputNotRegularFileError,
+    InputTooLargeError,
 )
 from summarizer.inputs import fetch, html
 
 STDIN = "-"
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+#: The most bytes an article file or stdin may hold, unless told otherwise.
+DEFAULT_MAX_BYTES = fetch.DEFAULT_MAX_BYTES
+MAX_BYTES_ENV = "SUMMARIZER_INPUT_MAX_BYTES"
+_READ_CHUNK = 1024 * 1024
+# C0 controls that text does not contain (tab, newlines, form feed are text).
+_CONTROL = frozenset(chr(c) for c in range(32)) - set("\t\n\r\f\v")
 
 
 @dataclass(frozen=True)
@@ -45,7 +70,21 @@ class Article:
 
 
 def decode(data: bytes, source: str) -> str:
-    """Decode bytes as UTF-8 text, rejecting binary data with a clear message."""
+    """Decode article bytes: UTF-8, or UTF-16/UTF-32 after their byte-order mark.
+
+    The mark is removed, so offsets refer to the decoded text. Binary data (NUL bytes
+    without a UTF-16/32 mark, or control characters once decoded) is refused with a
+    clear message, and so is text in another encoding.
+    """
+    encoding = html.bom_encoding(data)
+    if encoding in ("utf-16", "utf-32"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as e:
+            raise _binary(source, encoding) from e
+        if any(ch in _CONTROL for ch in text):
+            raise _binary(source, encoding)
+        return text
     if b"\x00" in data:
         raise InputDecodeError(f"{source}: looks like a binary file, not article text")
     try:
@@ -55,6 +94,13 @@ def decode(data: bytes, source: str) -> str:
             f"{source}: not UTF-8 text (invalid byte at offset {e.start}); "
             "convert it first, e.g. `iconv -f latin1 -t utf-8`"
         ) from e
+
+
+def _binary(source: str, encoding: str) -> InputDecodeError:
+    return InputDecodeError(
+        f"{source}: looks like a binary file, not article text (it starts with a "
+        f"{encoding.upper()} byte-order mark, but what follows is not {encoding.upper()} text)"
+    )
 
 
 def check_text(text: str, source: str = "<text>") -> str:
@@ -73,30 +119,142 @@ def read_article(
 ) -> Article:
     """Read an article from a path, stdin (``-``) or an http(s) URL.
 
-    ``timeout`` and ``max_bytes`` bound a URL fetch (see :func:`summarizer.inputs.fetch.fetch`).
+    ``max_bytes`` caps what is read from any of them (default: see the module's
+    docstring for files and stdin, :func:`summarizer.inputs.fetch.fetch` for URLs);
+    ``timeout`` bounds a URL fetch.
     """
     if isinstance(target, str) and fetch.is_url(target):
         return read_url(target, timeout=timeout, max_bytes=max_bytes)
+    cap = input_max_bytes(max_bytes)
     if str(target) == STDIN:
         stream = stdin if stdin is not None else sys.stdin.buffer
-        data = stream.read()
-        if html.looks_like_html(data):
-            return read_html(data, "<stdin>")
-        text = decode(data, "<stdin>")
-        return Article(check_text(text, "<stdin>"), "<stdin>")
+        data = _read_capped(stream, cap)
+        if len(data) > cap:
+            raise _too_large("<stdin>", cap)
+        return _article(data, "<stdin>", html_suffix=False)
     path = Path(target)
-    if path.is_dir():
-        raise InputIsDirectoryError(f"{path}: is a directory; pass an article file")
+    data = _read_file(path, cap)
+    return _article(data, str(path), html_suffix=path.suffix.lower() in HTML_SUFFIXES)
+
+
+def input_max_bytes(max_bytes: int | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The size cap for files and stdin: ``max_bytes``, else the environment, else 10 MB."""
+    if max_bytes is not None:
+        if max_bytes <= 0:
+            raise ConfigurationError(f"max_bytes={max_bytes}: expected a positive number")
+        return max_bytes
+    raw = (os.environ if env is None else env).get(MAX_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
     try:
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise InputNotFoundError(f"{path}: no such file") from e
-    except PermissionError as e:
-        raise InputNotFoundError(f"{path}: permission denied") from e
-    if path.suffix.lower() in HTML_SUFFIXES or html.looks_like_html(data):
-        return read_html(data, str(path))
-    text = decode(data, str(path))
-    return Article(check_text(text, str(path)), str(path))
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigurationError(
+            f"{MAX_BYTES_ENV}={raw!r}: expected a positive whole number of bytes"
+        )
+    return value
+
+
+def _article(data: bytes, source: str, *, html_suffix: bool) -> Article:
+    if html_suffix or html.looks_like_html(data):
+        return read_html(data, source)
+    return Article(check_text(decode(data, source), source), source)
+
+
+def _read_file(path: Path, cap: int) -> bytes:
+    """The bytes of a regular file of at most ``cap`` bytes, else a clear InputError.
+
+    The type and size come from ``stat`` before the file is opened; the open itself is
+    non-blocking and checked again (``fstat``), so that a file swapped for a FIFO in
+    between cannot hang the read, and the read stops one byte past the cap whatever
+    the file has grown to since.
+    """
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, info.st_mode)
+        if info.st_size > cap:
+            raise _too_large(str(path), cap, info.st_size)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        raise _open_error(path, e) from e
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, info.st_mode)
+        try:
+            data = _read_capped(stream, cap)
+        except OSError as e:
+            raise _open_error(path, e) from e
+    if len(data) > cap:
+        raise _too_large(str(path), cap)
+    return data
+
+
+def _read_capped(stream: BinaryIO, cap: int) -> bytes:
+    """At most ``cap + 1`` bytes of ``stream``: one past the cap says it is over."""
+    chunks: list[bytes] = []
+    left = cap + 1
+    while left > 0:
+        chunk = stream.read(min(left, _READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _open_error(path: Path, error: OSError) -> InputNotFoundError | InputIsDirectoryError:
+    if error.errno == errno.ENOENT:
+        return InputNotFoundError(f"{path}: no such file")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return InputNotFoundError(f"{path}: permission denied")
+    if error.errno == errno.EISDIR:
+        return InputIsDirectoryError(f"{path}: is a directory; pass an article file")
+    if error.errno == errno.ELOOP:
+        return InputNotFoundError(
+            f"{path}: a symbolic link loop (too many levels of symbolic links); "
+            "point it at an article file"
+        )
+    if error.errno == errno.ENOTDIR:
+        return InputNotFoundError(f"{path}: no such file (a part of the path is not a directory)")
+    reason = error.strerror or type(error).__name__
+    return InputNotFoundError(f"{path}: cannot be read ({reason})")
+
+
+_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(path: Path, mode: int) -> InputNotRegularFileError | InputIsDirectoryError:
+    if stat.S_ISDIR(mode):
+        return InputIsDirectoryError(f"{path}: is a directory; pass an article file")
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    return InputNotRegularFileError(
+        f"{path}: is {kind}, not a regular file; pass an article file, or pipe the "
+        "text in with - (stdin is read up to the size cap)"
+    )
+
+
+def _too_large(source: str, cap: int, size: int | None = None) -> InputTooLargeError:
+    what = f"{_size(size)}, " if size is not None else ""
+    return InputTooLargeError(
+        f"{source}: {what}over the {_size(cap)} input size cap; pass the article's "
+        f"text alone, or raise {MAX_BYTES_ENV} (bytes)"
+    )
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f}".removesuffix(".0") + " MB"
+    return f"{n} bytes"
 
 
 def read_html(
@@ -131,7 +289,7 @@ def read_url(url: str, *, timeout: float | None = None, max_bytes: int | None = 
     }
     if got.is_html or (not got.content_type and html.looks_like_html(got.body)):
         return read_html(got.body, url, charset=got.charset, url=got.final_url, meta=meta)
-    if got.charset:
+    if got.charset and html.bom_encoding(got.body) is None:  # a byte-order mark wins
         try:
             text = got.body.decode(got.charset)
         except (LookupError, UnicodeDecodeError) as e:
