@@ -81,26 +81,61 @@ def over_bounds(node: Any, path: str = "", *, free: frozenset[str] = frozenset()
     on; None when all fit.
 
     ``free`` names ``Model.field`` bounds not to check (quotes chosen from the
-    article's own spans, which may be longer than a written quote may be).
+    article's own spans, which may be longer than a written quote may be). It runs on
+    every answer, so the walk builds no path strings unless something is over.
     """
+    found = _over(node, free)
+    if found is None:
+        return None
+    segments, message = found
+    where = "".join(reversed(segments))
+    where = f"{path}{where}" if path else where.lstrip(".")
+    return f"{where} {message}"
+
+
+@cache
+def _fields(cls: type[BaseModel]) -> tuple[tuple[str, str, int | None, int | None], ...]:
+    """Per model class: (field, "Model.field", most items, most characters)."""
+    model = next((c.__name__ for c in cls.__mro__ if c.__name__ in _UPPER), "")
+    bounds = _UPPER.get(model, {})
+    return tuple(
+        (field, f"{model}.{field}", *bounds.get(field, (None, None))) for field in cls.model_fields
+    )
+
+
+def _over(node: Any, free: frozenset[str]) -> tuple[list[str], str] | None:
+    """:func:`over_bounds`' walk: the path's segments (innermost first) and what is over."""
     if isinstance(node, list):
-        inside = (over_bounds(x, f"{path}[{i}]", free=free) for i, x in enumerate(node))
-        return next((m for m in inside if m), None)
+        for i, item in enumerate(node):
+            if isinstance(item, (list, BaseModel)) and (found := _over(item, free)):
+                found[0].append(f"[{i}]")
+                return found
+        return None
     if not isinstance(node, BaseModel):
         return None
-    model = next((c.__name__ for c in type(node).__mro__ if c.__name__ in _UPPER), "")
-    bounds = _UPPER.get(model, {})
-    for field in type(node).model_fields:
-        value, where = getattr(node, field, None), f"{path}.{field}" if path else field
-        most_items, most_chars = (
-            (None, None) if f"{model}.{field}" in free else bounds.get(field, (None, None))
-        )
-        if isinstance(value, list) and most_items is not None and len(value) > most_items:
-            return f"{where} has {len(value)} items; at most {most_items} are allowed"
-        for text in value if isinstance(value, list) else [value]:
-            if most_chars is not None and isinstance(text, str) and len(text) > most_chars:
-                return f"{where} is {len(text)} characters long; at most {most_chars} are allowed"
-        if found := over_bounds(value, where, free=free):
+    for field, qualified, most_items, most_chars in _fields(type(node)):
+        value = getattr(node, field, None)
+        if value is None or isinstance(value, (int, float, bool)):
+            continue
+        if qualified in free:
+            most_items = most_chars = None
+        if isinstance(value, list):
+            if most_items is not None and len(value) > most_items:
+                return [f".{field}"], f"has {len(value)} items; at most {most_items} are allowed"
+            if most_chars is not None:
+                for text in value:
+                    if isinstance(text, str) and len(text) > most_chars:
+                        return [f".{field}"], (
+                            f"is {len(text)} characters long; at most {most_chars} are allowed"
+                        )
+        elif isinstance(value, str):
+            if most_chars is not None and len(value) > most_chars:
+                return [f".{field}"], (
+                    f"is {len(value)} characters long; at most {most_chars} are allowed"
+                )
+            continue
+        if isinstance(value, (list, BaseModel)) and (found := _over(value, free)):
+            found[0].append(f".{field}")
             return found
     return None
 
