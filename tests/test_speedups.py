@@ -89,3 +89,47 @@ def test_checked_models_are_held_weakly() -> None:
     import weakref
 
     assert isinstance(_speedups._CHECKED, weakref.WeakSet)
+
+
+def test_async_validator_shim_stays_in_while_any_overlapping_block_is_open() -> None:
+    """Concurrent extractions overlap: the first block out must not pull the shim
+    from under the others, and the last one out restores Instructor's function."""
+    from instructor.v2.validation import async_validators
+
+    original = async_validators.reject_async_validators
+    first = _speedups.remembered_async_validator_checks()
+    second = _speedups.remembered_async_validator_checks()
+    assert first.__enter__() and second.__enter__()
+    shim = async_validators.reject_async_validators
+    assert shim is not original
+    first.__exit__(None, None, None)
+    assert async_validators.reject_async_validators is shim
+    second.__exit__(None, None, None)
+    assert async_validators.reject_async_validators is original
+
+
+def test_extractor_calls_skip_the_walk_for_our_model(
+    monkeypatch: pytest.MonkeyPatch, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    """The extractor enters the shim itself, so a ``summarize`` outside any batch no
+    longer walks our response model on every request (it walked it 4 times)."""
+    from instructor.v2.core import patch as patch_module
+    from instructor.v2.validation import async_validators
+
+    from summarizer import FunctionBackend, summarize
+
+    original = async_validators.reject_async_validators
+    walked: list[Any] = []
+
+    def counting(model: Any) -> None:
+        walked.append(model)
+        original(model)
+
+    monkeypatch.setattr(async_validators, "reject_async_validators", counting)
+    monkeypatch.setattr(patch_module, "reject_async_validators", counting)
+    backend = FunctionBackend.replay([seed_summary])
+    result = summarize(seed_text, backend=backend)
+    assert result.meta["attempts"]["responses"] == 1
+    ours = [m for m in walked if isinstance(m, type) and issubclass(m, LLMArticleSummary)]
+    assert ours == []
+    assert async_validators.reject_async_validators is counting  # put back after the call

@@ -9,11 +9,12 @@ changes what Instructor does for anyone else's models:
 * :func:`instructor_model` hands Instructor our response model already wrapped in
   its ``ResponseSchema``; it wraps any other class itself on every call, building a
   new pydantic class each time (about a third of a request's CPU, profiled).
-* :func:`remembered_async_validator_checks` (a context manager the batch runner
-  enters) lets Instructor skip its walk of the response-model tree for models it
-  already checked: it walked it 4 times per request, 0.28 ms a walk, about 30% of a
-  request's client CPU. Other models still get Instructor's check, and the original
-  function is back when the block ends.
+* :func:`remembered_async_validator_checks` (a context manager the extractor
+  enters around each of its own calls) lets Instructor skip its walk of the
+  response-model tree for models it already checked: it walked it 4 times per
+  request, about 40% of a request's client CPU (profiled on benchmarks/batch.py's
+  overhead run). Other models still get Instructor's check, and the original
+  function is back when the last block ends.
 * :func:`sdk_platform` answers the SDK's per-client platform lookup once per
   process: it ran in a worker thread on each client's first request, and every
   request begun before the answer came back waited on it.
@@ -22,6 +23,7 @@ changes what Instructor does for anyone else's models:
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 from collections.abc import Iterator
 from functools import lru_cache
@@ -67,10 +69,15 @@ def instructor_model(model: type[M]) -> type[M]:
     return cast(type[M], wrapped)
 
 
-@contextlib.contextmanager
-def remembered_async_validator_checks() -> Iterator[bool]:
-    """Within the block, Instructor skips its async-validator walk for the models
-    :func:`instructor_model` already checked. Yields whether the shim is in place."""
+# Depth of nested/overlapping remembered_async_validator_checks blocks, and what
+# each installed module attribute held before; guarded for threads (sync callers).
+_SHIM_LOCK = threading.Lock()
+_shim_depth = 0
+_shim_active = False
+_shim_saved: list[tuple[Any, Any]] = []
+
+
+def _install_shim() -> bool:
     module = _async_validators_module()
     patch_module: Any
     try:
@@ -78,9 +85,10 @@ def remembered_async_validator_checks() -> Iterator[bool]:
     except ImportError:  # pragma: no cover - another Instructor layout
         patch_module = None
     original = getattr(module, "reject_async_validators", None)
-    if original is None or patch_module is None or getattr(original, "remembers_checks", False):
-        yield False
-        return
+    if original is None or patch_module is None:
+        return False
+    if getattr(original, "remembers_checks", False):
+        return True  # already in (an outer Summarizer in another import's copy)
 
     def reject_async_validators(response_model: Any) -> None:
         if response_model not in _CHECKED:
@@ -88,16 +96,45 @@ def remembered_async_validator_checks() -> Iterator[bool]:
 
     reject_async_validators.remembers_checks = True  # type: ignore[attr-defined]
     reject_async_validators.original = original  # type: ignore[attr-defined]
-    patched_in_patch = getattr(patch_module, "reject_async_validators", None) is original
-    module.reject_async_validators = reject_async_validators
-    if patched_in_patch:
-        patch_module.reject_async_validators = reject_async_validators
+    targets = [module]
+    if getattr(patch_module, "reject_async_validators", None) is original:
+        targets.append(patch_module)  # it imported the name at its own import
+    for target in targets:
+        _shim_saved.append((target, original))
+        target.reject_async_validators = reject_async_validators
+    return True
+
+
+def _remove_shim() -> None:
+    while _shim_saved:
+        target, original = _shim_saved.pop()
+        if getattr(target.reject_async_validators, "remembers_checks", False):
+            target.reject_async_validators = original  # unless someone replaced ours
+
+
+@contextlib.contextmanager
+def remembered_async_validator_checks() -> Iterator[bool]:
+    """Within the block, Instructor skips its async-validator walk for the models
+    :func:`instructor_model` already checked. Yields whether the shim is in place.
+
+    The extractor enters it around each of its own Instructor calls. Blocks may
+    overlap (concurrent tasks, threads): the shim goes in with the first and the
+    original function is back when the last one ends. While it is in, anyone else's
+    model still gets Instructor's full check, so other users see no difference.
+    """
+    global _shim_depth, _shim_active
+    with _SHIM_LOCK:
+        if _shim_depth == 0:
+            _shim_active = _install_shim()
+        _shim_depth += 1
+        active = _shim_active
     try:
-        yield True
+        yield active
     finally:
-        module.reject_async_validators = original
-        if patched_in_patch:
-            patch_module.reject_async_validators = original
+        with _SHIM_LOCK:
+            _shim_depth -= 1
+            if _shim_depth == 0:
+                _remove_shim()
 
 
 @lru_cache(maxsize=1)

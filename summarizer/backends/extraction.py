@@ -50,7 +50,7 @@ from summarizer.contract import ArticleSummary
 from summarizer.contract.llm_schema import Limits, llm_json_schema, over_bounds
 from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
 from summarizer.grounding import Grounder, GroundingReport, quote_candidates
-from summarizer.redact import redact
+from summarizer.redact import one_line
 
 _MODES = {
     "tools": instructor.Mode.TOOLS,
@@ -85,7 +85,8 @@ def _own_call() -> Iterator[None]:
     _filter_instructor_logs()
     token = _OWN_CALL.set(True)
     try:
-        yield
+        with _speedups.remembered_async_validator_checks():
+            yield
     finally:
         _OWN_CALL.reset(token)
 
@@ -181,12 +182,6 @@ def completion_text(completion: Any) -> str | None:
     content = message.content or ""
     start, end = content.find("{"), content.rfind("}")
     return content[start : end + 1] if 0 <= start < end else None
-
-
-def first_line(text: str, limit: int = 300) -> str:
-    """``text`` on one line, secrets redacted (first: a cut key is still a key)."""
-    line = " ".join(redact(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _with_stats(error: SummarizerError, stats: CallStats) -> SummarizerError:
@@ -298,7 +293,7 @@ class Extractor:
                 meta=meta,
             ) from exc
         assert isinstance(exc, InstructorRetryException)
-        last_error = first_line(str(exc))
+        last_error = one_line(str(exc))
         for attempt in reversed(exc.failed_attempts or []):
             text = completion_text(attempt.completion)
             if text is None:

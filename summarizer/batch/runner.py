@@ -35,7 +35,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from summarizer.backends._speedups import remembered_async_validator_checks
 from summarizer.batch.items import BatchItem, collect_items
 from summarizer.batch.ledger import BatchStats, Recorder, RunLedger, load_finished
 from summarizer.batch.lock import OutputLock
@@ -200,6 +199,7 @@ def _run_inline(
                 recorder.write,
                 price,
                 limiters.append,
+                runs_locally=runs_locally,
             )
         finally:
             ticking.cancel()
@@ -207,8 +207,7 @@ def _run_inline(
                 await ticking
 
     try:
-        with remembered_async_validator_checks():
-            asyncio.run(run())
+        asyncio.run(run())
     finally:
         stats.throttled += sum(limiter.stats.throttled for limiter in limiters)
 

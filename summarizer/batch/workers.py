@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
 
-from summarizer.backends._speedups import preload, remembered_async_validator_checks
+from summarizer.backends._speedups import preload
 from summarizer.backends.http import ssl_context
 from summarizer.batch.items import BatchItem
 from summarizer.batch.ledger import BatchStats, Recorder, RunLedger, error_record
@@ -78,6 +78,7 @@ def _worker_main(
     parent: int,
     inherited: Sequence[Connection],
     close_inherited: Callable[[], None] | None,
+    runs_locally: bool,
 ) -> None:
     """A forked worker: items arrive on ``conn``, result lines go back on it.
 
@@ -127,15 +128,15 @@ def _worker_main(
         rpm = options.rpm * fraction if options.rpm else None
         tpm = options.tpm * fraction if options.tpm else None
         await summarize_all(
-            settings, options, concurrency, rpm, tpm, None, queue, emit, price, limiters.append
-        )
+            settings, options, concurrency, rpm, tpm, None, queue, emit, price, limiters.append,
+            runs_locally=runs_locally,
+        )  # fmt: skip
         try:
             conn.send(("done", sum(limiter.stats.throttled for limiter in limiters), None))
         except OSError:
             _parent_gone()
 
-    with remembered_async_validator_checks():
-        asyncio.run(main())
+    asyncio.run(main())
     conn.close()
 
 
@@ -197,7 +198,7 @@ def run_workers(
         proc = context.Process(
             target=_worker_main,
             args=(child_end, settings, options, share, share / sum(shares), price,
-                  parent, [*conns, parent_end], close_inherited),
+                  parent, [*conns, parent_end], close_inherited, runs_locally),
             daemon=True,
         )  # fmt: skip
         proc.start()
