@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.errors import ConfigurationError
+from summarizer.redact import one_line
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -57,10 +58,6 @@ def cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _first_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__
-
-
 class ResponseCache:
     """Summary JSON by key, in one SQLite file; see the module docstring for faults."""
 
@@ -82,7 +79,7 @@ class ResponseCache:
 
     def _disable(self, error: BaseException) -> None:
         if self.disabled is None:
-            self.disabled = _first_line(error)
+            self.disabled = one_line(error)
             _LOG.warning(
                 "summarizer: the answer cache at %s cannot be used (%s); going on without "
                 "it (`summarizer cache clear` removes a broken file)",
@@ -175,7 +172,7 @@ class ResponseCache:
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         except OSError as e:
             raise ConfigurationError(
-                f"cannot remove the broken cache file {self.path}: {_first_line(e)}"
+                f"cannot remove the broken cache file {self.path}: {one_line(e)}"
             ) from e
         return 0
 

@@ -83,3 +83,12 @@ def redact(text: str) -> str:
 def redact_url(url: str | None) -> str | None:
     """``url`` with any ``user:password@`` replaced (None stays None)."""
     return None if url is None else redact(url)
+
+
+def one_line(text: str | BaseException, limit: int = 300) -> str:
+    """``text`` (or an error's message, else its class name) on one line for an error
+    message, ``meta`` or a log, redacted before it is cut: a cut key is still a key."""
+    if isinstance(text, BaseException):
+        text = str(text) or type(text).__name__
+    line = " ".join(redact(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -54,7 +54,7 @@ from summarizer.errors import (
     ProviderUnreachableError,
     SummarizerError,
 )
-from summarizer.redact import redact, redact_url, remember
+from summarizer.redact import one_line, redact_url, remember
 from summarizer.settings import Settings
 from summarizer.tokens import answer_tokens, estimate_tokens
 
@@ -77,69 +77,7 @@ DEFAULT_CONTEXT_WINDOW = 32_768
 _SENT_PARAMS = ("temperature", "top_p", "seed")
 
 
-def _first_line(text: str, limit: int = 300) -> str:
-    """``text`` on one line, secrets redacted (before it is cut: a cut key is still a key)."""
-    line = " ".join(redact(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 # -- error mapping: (SDK error, when, our error) read top to bottom -----------------
-
-
-def _timeout(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
-    return ProviderUnreachableError(
-        f"{b.where} did not answer in full within {b.settings.timeout:g}s ({tries} tries); "
-        "is the server up? raise --timeout for slow models",
-        provider=b.model, attempts=tries,
-    )  # fmt: skip
-
-
-def _unreachable(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
-    return ProviderUnreachableError(
-        f"cannot reach {b.where} ({tries} tries): check --base-url / OPENAI_BASE_URL "
-        "and that the server is running",
-        provider=b.model, attempts=tries,
-    )  # fmt: skip
-
-
-def _auth(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
-    return AuthenticationError(
-        f"{b.where} rejected the credentials (HTTP {e.status_code}): check OPENAI_API_KEY",
-        provider=b.model, attempts=tries,
-    )  # fmt: skip
-
-
-def _too_long(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
-    return ArticleTooLongError(
-        f"the article does not fit {b.settings.model}'s context: {_first_line(e.message, 200)}"
-    )
-
-
-def _no_model(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
-    return ProviderError(
-        f"{b.where} has no model {b.model_name!r} (HTTP 404): check --model",
-        provider=b.model, attempts=tries,
-    )  # fmt: skip
-
-
-def _status(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
-    return ProviderError(
-        f"{b.where} answered HTTP {e.status_code} after {tries} tries: "
-        f"{_first_line(str(e.message), 200)}",
-        provider=b.model, attempts=tries,
-    )  # fmt: skip
-
-
-def _malformed(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
-    return MalformedAnswerError(
-        f"{b.where} did not answer with a chat completion ({tries} tries): "
-        f"{_first_line(str(e), 200)}; check --base-url (usually ending in /v1)",
-        provider=b.model, attempts=tries,
-    )  # fmt: skip
-
-
-def _other(b: OpenAIBackend, e: Any, tries: int) -> SummarizerError:
-    return ProviderError(f"{b.where}: {_first_line(str(e))}", provider=b.model)
 
 
 def _context_error(e: Any) -> bool:
@@ -148,19 +86,37 @@ def _context_error(e: Any) -> bool:
     )
 
 
-_ERRORS: tuple[
-    tuple[type[Exception], Callable[[Any], bool], Callable[..., SummarizerError]], ...
-] = (
-    (AnswerError, lambda e: True, _malformed),
-    (openai.APITimeoutError, lambda e: True, _timeout),
-    (openai.APIConnectionError, lambda e: True, _unreachable),
-    (openai.AuthenticationError, lambda e: True, _auth),
-    (openai.PermissionDeniedError, lambda e: True, _auth),
-    (openai.APIStatusError, _context_error, _too_long),
-    (openai.APIStatusError, lambda e: e.status_code == 404, _no_model),
-    (openai.APIStatusError, lambda e: True, _status),
-    (openai.OpenAIError, lambda e: True, _other),
-)
+def _always(e: Any) -> bool:
+    return True
+
+
+# Each row: which SDK error, when, our error class and its message. A message may
+# use {where} (the endpoint), {model} (as configured), {name} (as sent), {tries},
+# {timeout}, {status} and {detail} (the server's message, redacted, on one line).
+# The first matching row wins; a row whose class takes no attempts (the article's
+# own fault) gets none.
+_ERRORS: tuple[tuple[type[Exception], Callable[[Any], bool], type[SummarizerError], str], ...] = (
+    (AnswerError, _always, MalformedAnswerError,
+     "{where} did not answer with a chat completion ({tries} tries): {detail}; "
+     "check --base-url (usually ending in /v1)"),
+    (openai.APITimeoutError, _always, ProviderUnreachableError,
+     "{where} did not answer in full within {timeout:g}s ({tries} tries); "
+     "is the server up? raise --timeout for slow models"),
+    (openai.APIConnectionError, _always, ProviderUnreachableError,
+     "cannot reach {where} ({tries} tries): check --base-url / OPENAI_BASE_URL "
+     "and that the server is running"),
+    (openai.AuthenticationError, _always, AuthenticationError,
+     "{where} rejected the credentials (HTTP {status}): check OPENAI_API_KEY"),
+    (openai.PermissionDeniedError, _always, AuthenticationError,
+     "{where} rejected the credentials (HTTP {status}): check OPENAI_API_KEY"),
+    (openai.APIStatusError, _context_error, ArticleTooLongError,
+     "the article does not fit {model}'s context: {detail}"),
+    (openai.APIStatusError, lambda e: e.status_code == 404, ProviderError,
+     "{where} has no model {name!r} (HTTP 404): check --model"),
+    (openai.APIStatusError, _always, ProviderError,
+     "{where} answered HTTP {status} after {tries} tries: {detail}"),
+    (openai.OpenAIError, _always, ProviderError, "{where}: {detail}"),
+)  # fmt: skip
 
 
 class OpenAIBackend:
@@ -306,7 +262,7 @@ class OpenAIBackend:
         def before_sleep(state: RetryCallState) -> None:
             stats.transport_retries += 1
             exc = state.outcome.exception() if state.outcome else None
-            stats.transport_errors.append(_first_line(f"{type(exc).__name__}: {exc}", 200))
+            stats.transport_errors.append(one_line(f"{type(exc).__name__}: {exc}", 200))
 
         return {
             "retry": retry_if_exception(is_transient),
@@ -318,9 +274,18 @@ class OpenAIBackend:
 
     def _error(self, exc: Exception, stats: CallStats) -> SummarizerError:
         tries = stats.transport_retries + 1
-        for kind, applies, build in _ERRORS:
+        for kind, applies, error, message in _ERRORS:
             if isinstance(exc, kind) and applies(exc):
-                return build(self, exc, tries)
+                detail = exc.message if isinstance(exc, openai.APIStatusError) else exc
+                text = message.format(
+                    where=self.where, model=self.settings.model, name=self.model_name,
+                    tries=tries, timeout=self.settings.timeout,
+                    status=getattr(exc, "status_code", None),
+                    detail=one_line(str(detail), 200),
+                )  # fmt: skip
+                if issubclass(error, ProviderError):
+                    return error(text, provider=self.model, attempts=tries)
+                return error(text)
         raise AssertionError("unreachable: OpenAIError is the last row")  # pragma: no cover
 
     def _completion(self, response: httpx.Response) -> ChatCompletion:

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 
-from summarizer.backends import backend_for
 from summarizer.backends.http import ShardedTransport, ssl_context
 from summarizer.batch.items import BatchItem
 from summarizer.batch.ledger import error_record, success_record
@@ -72,8 +71,13 @@ async def summarize_all(
     emit: Callable[[dict[str, Any], str], None],
     price: Price | None,
     on_limiter: Callable[[RateLimiter], None] | None = None,
+    *,
+    runs_locally: bool = False,
 ) -> None:
     """Summarize items with ``concurrency`` tasks on this event loop.
+
+    ``runs_locally`` (the backend's, which the caller has already asked) means no
+    HTTP client to pool and one task per article slot.
 
     Items come from ``next_item`` (inline: the parent admits each one) or from
     ``queue`` (a worker: the parent already admitted them); ``None`` ends a task.
@@ -82,7 +86,6 @@ async def summarize_all(
     if on_limiter is not None:
         on_limiter(limiter)
     cache = ResponseCache() if options.use_cache else None
-    runs_locally = backend_for(settings).runs_locally
     http = None if runs_locally else _http_client(concurrency, settings)
     try:
         async with Summarizer(

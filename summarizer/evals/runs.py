@@ -25,6 +25,7 @@ from summarizer.contract.models import ArticleSummary
 from summarizer.errors import BaselineError, DatasetError, EmptyEvalError, SummarizerError
 from summarizer.evals.goldens import GoldenCase, article_text, dataset_ids, load_case, read_text
 from summarizer.evals.scoring import SECTION_WEIGHTS, score_summary
+from summarizer.redact import one_line
 
 if TYPE_CHECKING:  # `eval score` imports this module and must not import the model SDKs
     from summarizer.pipeline import Summarizer
@@ -50,14 +51,10 @@ def load_cases(dataset: Path, ids: list[str] | None = None) -> dict[str, GoldenC
         try:
             cases[case_id] = load_case(dataset, case_id)
         except SummarizerError as e:
-            raise DatasetError(f"golden {case_id}: {_first_line(e)}") from e
+            raise DatasetError(f"golden {case_id}: {one_line(e)}") from e
     if not cases:
         raise EmptyEvalError(f"{dataset}: no golden files to score against")
     return cases
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def score_dataset(
@@ -86,7 +83,7 @@ def score_dataset(
             results[case_id] = _zero(f"invalid candidate: {loc + ': ' if loc else ''}{err['msg']}")
             continue
         except (SummarizerError, ValueError, RecursionError) as e:
-            results[case_id] = _zero(f"invalid candidate: {_first_line(e)}")
+            results[case_id] = _zero(f"invalid candidate: {one_line(e)}")
             continue
         results[case_id] = score_summary(case.summary, candidate, case.text, case.raw)
     return results
@@ -137,9 +134,9 @@ def load_report(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(read_text(path))
     except SummarizerError as e:
-        raise BaselineError(f"baseline {_first_line(e)}") from e
+        raise BaselineError(f"baseline {one_line(e)}") from e
     except (ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
-        raise BaselineError(f"baseline {path}: not a JSON report: {_first_line(e)}") from e
+        raise BaselineError(f"baseline {path}: not a JSON report: {one_line(e)}") from e
     missing = _missing_scores(data)
     if missing:
         raise BaselineError(
