@@ -161,7 +161,10 @@ def name_key(name: str, strip: str | None = " .") -> str:
     return normalize(name)[0].strip(strip)
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
+    """Cached: stems run over every answer's items and their evidence, and the same
+    words recur."""
     if word in _SYNONYMS:
         return _SYNONYMS[word]
     for suffix in _SUFFIXES:
@@ -171,11 +174,23 @@ def _stem(word: str) -> str:
     return word[:6]
 
 
+def folded(text: str) -> str:
+    """``text`` as :func:`normalize` compares it, without the offset map: one C-speed
+    replace per distinct non-ASCII character, whatever its folded length (an
+    ellipsis, a ligature), where :func:`normalize` must walk such text a character
+    at a time to keep offsets. For comparing words, not for locating them."""
+    mapped = text.lower()
+    if not mapped.isascii():
+        for char in set(_NON_ASCII.findall(mapped)):
+            mapped = mapped.replace(char, " " if char.isspace() else _fold(char))
+    return " ".join(mapped.split())
+
+
 def stems(text: str | None) -> set[str]:
     """Content-word stems of ``text``."""
     if not text:
         return set()
-    words = re.findall(r"[a-z0-9]+", normalize(text)[0])
+    words = re.findall(r"[a-z0-9]+", folded(text))
     return {_stem(w) for w in words if w not in _STOP and len(w) > 1}
 
 

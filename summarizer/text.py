@@ -22,7 +22,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _END.finditer(text):
-        if text[m.start()] == "." and _ABBREVIATION.search(text[: m.start()]):
+        # The abbreviation is in the word just before the dot: search only there
+        # (pos/endpos keep \b and $ exact; a slice of the whole prefix made this
+        # quadratic in the article's length).
+        if text[m.start()] == "." and _ABBREVIATION.search(text, max(0, m.start() - 8), m.start()):
             continue
         spans.append((start, m.end()))
         start = m.end()
