@@ -26,11 +26,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from rapidfuzz import fuzz
 
+from summarizer.item_support import SupportChecker
 from summarizer.similarity import ActorNames, name_key, normalize
+from summarizer.support import ENFORCED, HEADLINE_ENFORCED, Support
 from summarizer.text import sentence_spans
 
 if TYPE_CHECKING:
@@ -156,12 +158,27 @@ class Dropped:
 
 @dataclass
 class GroundingReport:
-    """What grounding changed: dropped items, fixed references, alignment counts."""
+    """What grounding changed: dropped items, fixed references, alignment counts, and
+    how many grounded items their quotes support (``unsupported``: each one that is
+    not, as ``path: "words"``, dropped or, for the headline, kept)."""
 
     dropped: list[Dropped] = field(default_factory=list)
     fixes: list[str] = field(default_factory=list)
     quotes_total: int = 0
     quotes_grounded: int = 0
+    items_total: int = 0
+    items_supported: int = 0
+    unsupported: list[str] = field(default_factory=list)
+
+    def support_meta(self) -> dict[str, Any]:
+        """``meta["grounding"]["supported"]``: on every answer, the enforced rules only
+        (the eval report's ``supported`` rate applies them all)."""
+        return {
+            "rules": sorted(ENFORCED),
+            "items": self.items_total,
+            "supported": self.items_supported,
+            "unsupported": list(self.unsupported),
+        }
 
 
 class Grounder:
@@ -171,27 +188,45 @@ class Grounder:
         self.aligner = Aligner(article)
         self.policy = policy
         self.report = GroundingReport()
+        self._support: SupportChecker | None = None
+
+    @property
+    def support(self) -> SupportChecker:
+        """The support rules for this article (sentence bounds found on first use)."""
+        if self._support is None:
+            self._support = SupportChecker(self.aligner.text, self.aligner, enforced_only=True)
+        return self._support
 
     def apply(self, summary: ArticleSummary) -> None:
         self.report = GroundingReport()
         problems: list[str] = []
         self._dedupe(summary)
+        support = self.support
+        names = support.names(summary.actors)
         ks = summary.key_summary
         ks.key_points = [
             kp
             for i, kp in enumerate(ks.key_points)
             if self._ground_item(kp.evidence, f"key_summary.key_points[{i}]", kp.text, problems)
+            and self._supported(
+                f"key_summary.key_points[{i}]", kp.text, support.key_point(kp, names), problems
+            )
         ]
+        headline = support.headline(summary, names)
+        self._supported("key_summary.headline", ks.headline, headline, problems, keep=True)
         summary.actors = [
             a
             for i, a in enumerate(summary.actors)
             if self._ground_item(a.evidence, f"actors[{i}]", a.name, problems)
+            and self._supported(f"actors[{i}]", a.name, support.actor(a), problems)
         ]
         lookup = self._actor_lookup(summary.actors)
         kept_commitments = []
         for i, c in enumerate(summary.commitments):
             path = f"commitments[{i}]"
             if not self._ground_item(c.evidence, path, c.action, problems):
+                continue
+            if not self._supported(path, c.action, support.commitment(c, names), problems):
                 continue
             canonical = lookup.resolve(c.actor)
             if canonical is None:
@@ -216,21 +251,24 @@ class Grounder:
             path = f"open_questions[{i}]"
             if not self._ground_item(q.evidence, path, q.question, problems):
                 continue
-            names = []
+            if not self._supported(path, q.question, support.question(q, names), problems):
+                continue
+            names_of_q = []
             for name in q.actors:
                 canonical = lookup.resolve(name)
                 if canonical is None:
                     self.report.fixes.append(f"{path}.actors dropped unknown {name!r}")
                     continue
-                if canonical not in names:
-                    names.append(canonical)
-            q.actors = names
+                if canonical not in names_of_q:
+                    names_of_q.append(canonical)
+            q.actors = names_of_q
             kept_questions.append(q)
         summary.open_questions = kept_questions
         if problems:
             raise GroundingError(
-                "Some evidence is not supported by the article. Every quote must be "
-                "copied character for character from the article text, and every "
+                "Some items are not supported by the article. Every quote must be "
+                "copied character for character from the article text, every item "
+                "must say only what the sentences it quotes say, and every "
                 "commitment's actor must be one of the actors' names. Fix these:\n- "
                 + "\n- ".join(problems)
             )
@@ -274,6 +312,29 @@ class Grounder:
             self.report.dropped.append(Dropped(section, label, reason))
         return False
 
+    def _supported(
+        self, path: str, label: str, support: Support, problems: list[str], *, keep: bool = False
+    ) -> bool:
+        """Count a grounded item's support. One whose quotes contradict it (a number,
+        a status word or a negation they lack: see ``support.ENFORCED``) fails like a
+        missing quote (re-ask, or dropped), except ``keep`` (the headline: a summary
+        needs one, so under ``drop`` it stays and is only listed); a weaker miss is
+        listed as unsupported and kept."""
+        self.report.items_total += 1
+        if support.supported:
+            self.report.items_supported += 1
+            return True
+        words = support.words()
+        self.report.unsupported.append(f"{path}: {words}")
+        if not support.contradicted(HEADLINE_ENFORCED if keep else ENFORCED):
+            return True
+        if self.policy == "raise":
+            problems.append(f"{path}: {_support_advice(path, words, len(support.missing))}")
+            return False
+        if keep:
+            return True
+        return self._fail(path, label, f"unsupported: {words} not in its quotes", problems)
+
     def _ground_item(
         self, evidence: list[Evidence], path: str, label: str, problems: list[str]
     ) -> bool:
@@ -309,3 +370,30 @@ class Grounder:
         name or alias (case, quote variants and spacing ignored), then the one actor
         whose name ends with the given words ("Putin" -> "Vladimir Putin")."""
         return ActorNames(actors)
+
+
+_DROP_WHAT = {
+    "key_summary.key_points": "the point",
+    "commitments": "the commitment",
+    "open_questions": "the question",
+}
+
+
+def _support_advice(path: str, words: str, count: int) -> str:
+    """What to tell the model about an item its quotes do not support."""
+    be = "are" if count > 1 else "is"
+    section = path.split("[", 1)[0]
+    if section == "key_summary.headline":
+        return (
+            f"{words} {be} not in the key points' quotes or the article's first "
+            "sentences; say only what they say"
+        )
+    if section == "actors":
+        return (
+            f"its evidence does not name {words}; quote a sentence that names the actor, "
+            "or list the name the article uses as an alias"
+        )
+    return (
+        f"{words} {be} not in its evidence; quote the sentence that says it or drop "
+        f"{_DROP_WHAT.get(section, 'the item')}"
+    )

@@ -42,6 +42,15 @@ MAX_EVIDENCE = 3  # per item, as the contract asks of a model
 # than a short one, and dropping an actor would orphan its commitments.
 
 
+def _support(call: ArticleSummary) -> dict[str, Any]:
+    found = call.meta["grounding"].get("supported") or {}
+    return {
+        "items": int(found.get("items") or 0),
+        "supported": int(found.get("supported") or 0),
+        "unsupported": list(found.get("unsupported") or []),
+    }
+
+
 def shift(summary: ArticleSummary, offset: int) -> ArticleSummary:
     """Move every offset of a part's summary into the full article's coordinates."""
     for ev in summary.evidence():
@@ -246,6 +255,16 @@ def combine(
         "salvaged": any(c.meta["grounding"]["salvaged"] for c in calls),
         "dropped": [d for c in calls for d in c.meta["grounding"]["dropped"]],
         "fixes": [f for c in calls for f in c.meta["grounding"]["fixes"]],
+        "supported": {
+            **(
+                {"rules": calls[0].meta["grounding"]["supported"].get("rules")}
+                if calls and calls[0].meta["grounding"].get("supported")
+                else {}
+            ),
+            "items": sum(_support(c)["items"] for c in calls),
+            "supported": sum(_support(c)["supported"] for c in calls),
+            "unsupported": [u for c in calls for u in _support(c)["unsupported"]],
+        },
     }
     meta.update(
         source=source,

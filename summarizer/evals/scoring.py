@@ -21,6 +21,10 @@ near the golden, each degradation lower in the section it damages).
 
 Recall counts only golden items without ``"required": false``; precision counts every
 golden item as a legitimate match.
+
+Beside the scores, ``supported`` is the share of the candidate's items that their own
+quotes support (:mod:`summarizer.support`): grounding shows the quotes are real, not
+that the claims pinned to them are. It is not weighted into ``score``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any, TypeVar
 
 from summarizer.contract.models import Actor, ArticleSummary, Evidence
 from summarizer.grounding import Aligner, evidence_spans
+from summarizer.item_support import SupportChecker, support_rate
 from summarizer.similarity import ActorNames, dice, span_overlap, stems
 
 T = TypeVar("T")
@@ -290,4 +295,8 @@ def score_summary(
     for section in sections.values():
         section["score"] = round(float(section["score"]), 4)
     overall = sum(SECTION_WEIGHTS[name] * sections[name]["score"] for name in SECTION_WEIGHTS)
-    return {"score": round(overall, 4), "sections": sections}
+    # Supported: the share of candidate items whose own quotes say what they claim
+    # (summarizer.support). Grounded is not true: a real quote can carry a false
+    # claim. Reported beside the score, not in it, so that scores stay comparable.
+    supported = support_rate(SupportChecker(article, aligner).summary(candidate))
+    return {"score": round(overall, 4), "sections": sections, "supported": supported}

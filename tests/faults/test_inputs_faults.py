@@ -255,7 +255,8 @@ HTML_ARTICLE = (
 
 def _markdown(fake_openai: FakeOpenAI, tmp_path: Path, fmt: str = "markdown") -> str:
     quotes = {
-        f"A sign showed {SCRIPT} markup.": f'The protest sign read "{IMG} & more"',
+        # (its text must be supported by its quote: no number the quote lacks)
+        f"A sign read {IMG} and more.": f'The protest sign read "{IMG} & more"',
         "The bridge will be rebuilt by May.": "\u201cWe will rebuild\nthe bridge by May.\u201d",
     }
     answer = _answer(quotes, f"Mayor {IMG}", headline=f"Sign {IMG}", summary=f"# Hi\n{SCRIPT}")
@@ -310,7 +311,8 @@ def test_text_format_shows_control_characters_instead_of_sending_them_to_the_ter
     fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     quote = "The protest sign read"
-    answer = _answer({"A sign \x1b[2J\x1b]0;owned\x07 was read.\rFAKE LINE": quote})
+    # (no digits in the escapes: a number its quote lacks would have the item dropped)
+    answer = _answer({"A sign \x1b[J\x1b]owned\x07 was read.\rFAKE LINE": quote})
     fake_openai.default = summary_reply(answer)
     path = tmp_path / "article.txt"
     path.write_text(HTML_ARTICLE, encoding="utf-8")
@@ -320,4 +322,4 @@ def test_text_format_shows_control_characters_instead_of_sending_them_to_the_ter
     assert "\x1b" not in out
     assert "\x07" not in out
     assert "\r" not in out
-    assert "  * A sign \\x1b[2J\\x1b]0;owned\\x07 was read. FAKE LINE\n" in out
+    assert "  * A sign \\x1b[J\\x1b]owned\\x07 was read. FAKE LINE\n" in out
