@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from summarizer._version import __version__
-    from summarizer.backends import Backend, CallStats
+    from summarizer.backends import Backend, CallStats, Composer
     from summarizer.backends.function import FunctionBackend, FunctionCall
     from summarizer.batch import (
         BatchItem,
@@ -84,7 +84,7 @@ if TYPE_CHECKING:
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
     "__version__": "summarizer._version",
-    **dict.fromkeys(("Backend", "CallStats"), "summarizer.backends"),
+    **dict.fromkeys(("Backend", "CallStats", "Composer"), "summarizer.backends"),
     **dict.fromkeys(("FunctionBackend", "FunctionCall"), "summarizer.backends.function"),
     **dict.fromkeys(
         (
@@ -181,6 +181,7 @@ __all__ = [
     "BudgetExceededError",
     "CallStats",
     "Commitment",
+    "Composer",
     "ConfigurationError",
     "DatasetError",
     "EmptyEvalError",

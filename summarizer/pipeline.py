@@ -45,7 +45,8 @@ Request = tuple[Messages, dict[str, Any]]  # messages and generation parameters
 # The modules that turn a model's answer into the summary we store: a change to any
 # of them changes what a cached answer would become, so it is part of the cache key.
 _ANSWER_CODE = (
-    "grounding.py", "text.py", "merge.py", "chunking.py", "pipeline.py",
+    "grounding.py", "support.py", "item_support.py", "quotes.py", "names.py", "numbers.py",
+    "similarity.py", "text.py", "merge.py", "chunking.py", "pipeline.py",
     "contract/models.py", "contract/llm_schema.py", "contract/warnings.py",
     "backends/extraction.py",
 )  # fmt: skip
@@ -166,7 +167,7 @@ class Summarizer:
             return cached
         parts = self._plan(text, whole, title, language, source)
         if parts is None:
-            extraction = self.extractor.extract(*whole, Grounder(text))
+            extraction = self.extractor.extract(*whole, Grounder(text), title=title)
             return self._store(key, self._finish(extraction, source, record))
         summaries = [
             shift(self._summarize_one(text[p.start : p.end], _part_source(source, i),
@@ -197,7 +198,7 @@ class Summarizer:
             return cached
         parts = self._plan(text, whole, title, language, source)
         if parts is None:
-            extraction = await self.extractor.aextract(*whole, Grounder(text))
+            extraction = await self.extractor.aextract(*whole, Grounder(text), title=title)
             return self._store(key, self._finish(extraction, source, record))
         done = await asyncio.gather(
             *(
@@ -237,7 +238,7 @@ class Summarizer:
         cached = self._cached(key, source, record)
         if cached is not None:
             return cached
-        extraction = self.extractor.extract(messages, params, Grounder(text))
+        extraction = self.extractor.extract(messages, params, Grounder(text), title=title)
         return self._store(key, self._finish(extraction, source, record))
 
     async def _asummarize_one(
@@ -250,7 +251,7 @@ class Summarizer:
         cached = self._cached(key, source, record)
         if cached is not None:
             return cached
-        extraction = await self.extractor.aextract(messages, params, Grounder(text))
+        extraction = await self.extractor.aextract(messages, params, Grounder(text), title=title)
         return self._store(key, self._finish(extraction, source, record))
 
     # -- long articles -----------------------------------------------------------------
@@ -412,6 +413,7 @@ class Summarizer:
             "grounding": {
                 "quotes_total": report.quotes_total,
                 "quotes_grounded": report.quotes_grounded,
+                "supported": report.support_meta(),
                 "salvaged": extraction.salvaged,
                 "dropped": [d.as_dict() for d in report.dropped],
                 "fixes": report.fixes,

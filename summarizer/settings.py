@@ -8,7 +8,8 @@ Model resolution order (documented in the README):
 1. an explicit ``model`` (``--model``);
 2. ``SUMMARIZER_MODEL``;
 3. ``OPENAI_API_KEY`` present: OpenAI's default model (``openai/gpt-4o-mini``);
-4. the embedded local model (``local``).
+4. the offline default (``rules``: no model; it scores above the embedded 270M model
+   and above the lead baseline, see benchmarks/results/ablation.md).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ Mode = Literal["tools", "json_schema", "json", "md_json"]
 MODES: tuple[Mode, ...] = ("tools", "json_schema", "json", "md_json")
 DEFAULT_OPENAI_MODEL = "openai/gpt-4o-mini"
 LOCAL = "local"
+RULES = "rules"
 
 # Providers we know by prefix, with their default base URL (None = the OpenAI SDK's).
 # OpenAI itself gets tool calling; every other server JSON-schema mode, which vLLM,
@@ -35,6 +37,8 @@ PROVIDERS: dict[str, str | None] = {
     "vllm": "http://localhost:8000/v1",
     "llamacpp": "http://localhost:8080/v1",
     "lmstudio": "http://localhost:1234/v1",
+    # The no-model methods (summarizer.backends.extractive): no server at all.
+    "baseline": None,
 }
 
 
@@ -52,6 +56,8 @@ class ModelRef:
     def __str__(self) -> str:
         if self.is_local:
             return LOCAL if not self.name else f"{LOCAL}:{self.name}"
+        if self.provider == RULES:
+            return RULES
         return f"{self.provider}/{self.name}"
 
     @classmethod
@@ -61,6 +67,8 @@ class ModelRef:
             raise ConfigurationError("empty model name: pass --model NAME or --model local")
         if spec == LOCAL or spec.startswith(LOCAL + ":"):
             return cls(LOCAL, spec[len(LOCAL) + 1 :])
+        if spec == RULES:
+            return cls(RULES, "")
         prefix, sep, rest = spec.partition("/")
         if sep and prefix in PROVIDERS and rest:
             return cls(prefix, rest)
@@ -79,7 +87,7 @@ class Settings:
     left as ``None`` is the backend's default (the embedded model has its own).
     """
 
-    model: str = LOCAL
+    model: str = RULES
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     mode: Mode | None = None
@@ -126,7 +134,7 @@ class Settings:
             elif values.get("api_key"):
                 values["model"] = DEFAULT_OPENAI_MODEL
             else:
-                values["model"] = LOCAL
+                values["model"] = RULES
         if env.get("SUMMARIZER_PROMPT") and "prompt" not in values:
             values["prompt"] = env["SUMMARIZER_PROMPT"]
         settings = cls(**values)

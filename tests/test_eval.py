@@ -77,7 +77,7 @@ def test_score_unseen_directory_and_gate(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.stdout
     doc = json.loads(report.read_text())
-    assert set(doc) == {"articles", "aggregate", "run"}
+    assert set(doc) == {"articles", "aggregate", "run", "floor", "below_floor"}
     assert set(doc["articles"]) == set(ids)
     assert doc["aggregate"]["score"] == 1.0
     assert {"prompt", "model", "dataset", "timestamp"} <= set(doc["run"])

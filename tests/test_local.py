@@ -62,9 +62,9 @@ def test_corrupt_gguf_file_exit_code(tmp_path: Path) -> None:
 @pytest.mark.timeout(900)  # up to 3 answers at ~45 s each on 2 cores, more when busy
 @pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
 def test_real_embedded_model_end_to_end_through_the_cli(seed_text: str) -> None:
-    """No key, no server, no --model: the CLI falls back to the embedded model."""
+    """No key, no server: ``--model local`` runs the embedded model end to end."""
     proc = subprocess.run(
-        [sys.executable, "-m", "summarizer", "summarize", str(SEED)],
+        [sys.executable, "-m", "summarizer", "summarize", str(SEED), "--model", "local"],
         capture_output=True, cwd=ROOT, timeout=900, check=False,
     )  # fmt: skip
     err = proc.stderr.decode()
@@ -123,6 +123,12 @@ def test_eval_run_with_the_embedded_model_on_two_articles(
     assert report["run"]["model"] == "local"
     assert "summarize-local@v1" in report["run"]["prompt"]
     assert (out / "report.html").stat().st_size > 1000
+    # The lead floor is in the report; whether the weak model is below it is said
+    # plainly either way (it is, measured over all 33 articles: ablation.md).
+    assert report["floor"]["method"] == "lead"
+    assert isinstance(report["below_floor"], list)
+    said = "below the lead baseline" if report["below_floor"] else "above the lead baseline"
+    assert said in result.stdout
     answered = [i for i in ids if "error" not in report["articles"][i]]
     for i in answered:
         # Whatever the weak model kept is verbatim in the article.

@@ -110,7 +110,8 @@ def test_wheel_ships_the_prompts(tmp_path: Path) -> None:
 
 
 def test_model_resolution_order() -> None:
-    assert Settings.resolve(env={}).model == "local"
+    assert Settings.resolve(env={}).model == "rules"  # the offline default (#13)
+    assert Settings.resolve(env={}, model="local").model_ref.is_local
     assert Settings.resolve(env={"OPENAI_API_KEY": "sk"}).model == "openai/gpt-4o-mini"
     env = {"OPENAI_API_KEY": "sk", "SUMMARIZER_MODEL": "ollama/llama3.1"}
     assert Settings.resolve(env=env).model == "ollama/llama3.1"
@@ -176,7 +177,7 @@ def test_local_models_default_to_the_local_prompt() -> None:
     def prompt(**kwargs: Any) -> str:
         return Summarizer(Settings.resolve(**kwargs)).prompt.ref
 
-    assert prompt(env={}) == "summarize-local@v1"
+    assert prompt(env={}, model="local") == "summarize-local@v1"
     assert prompt(env={}, model="local:/x.gguf") == "summarize-local@v1"
     assert prompt(env={"OPENAI_API_KEY": "k"}) == "summarize@v1"
     assert prompt(env={}, prompt="summarize@v1") == "summarize@v1"

@@ -99,7 +99,8 @@ def test_async_validator_shim_stays_in_while_any_overlapping_block_is_open() -> 
     original = async_validators.reject_async_validators
     first = _speedups.remembered_async_validator_checks()
     second = _speedups.remembered_async_validator_checks()
-    assert first.__enter__() and second.__enter__()
+    assert first.__enter__()
+    assert second.__enter__()
     shim = async_validators.reject_async_validators
     assert shim is not original
     first.__exit__(None, None, None)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from summarizer.backends.base import Backend, CallStats, Messages, Mode, Throttle
+from summarizer.backends.base import Backend, CallStats, Composer, Messages, Mode, Throttle
 
 if TYPE_CHECKING:
     import httpx
 
     from summarizer.settings import Settings
 
-__all__ = ["Backend", "CallStats", "Messages", "Mode", "Throttle", "backend_for"]
+__all__ = ["Backend", "CallStats", "Composer", "Messages", "Mode", "Throttle", "backend_for"]
 
 
 def backend_for(
@@ -28,9 +28,14 @@ def backend_for(
     async_http_client: httpx.AsyncClient | None = None,
     throttle: Throttle | None = None,
 ) -> Backend:
-    """The backend for ``settings.model``: the embedded model for ``local[:path]``,
-    else an OpenAI-compatible endpoint. HTTP clients and the throttle apply to the
-    latter only."""
+    """The backend for ``settings.model``: a no-model method for ``rules`` and
+    ``baseline/NAME``,
+    the embedded model for ``local[:path]``, else an OpenAI-compatible endpoint. HTTP
+    clients and the throttle apply to the latter only."""
+    if settings.model_ref.provider in ("baseline", "rules"):
+        from summarizer.backends.extractive import ExtractiveBackend
+
+        return ExtractiveBackend(settings)
     if settings.model_ref.is_local:
         from summarizer.backends.local import LocalBackend
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 from summarizer.settings import Mode
 
-__all__ = ["Backend", "CallStats", "Messages", "Mode", "Throttle"]
+__all__ = ["Backend", "CallStats", "Composer", "Messages", "Mode", "Throttle"]
 
 Messages = list[dict[str, str]]
 
@@ -165,3 +165,21 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Composer(Protocol):
+    """A backend that writes the summary itself instead of answering a chat request:
+    the no-model baselines (:mod:`summarizer.backends.extractive`), or a method that
+    composes rule-based sections with a small model's choices.
+
+    What :meth:`compose` returns (the contract's JSON shape) goes through the same
+    validation as a model's answer (sizes, grounding, support); being deterministic,
+    it is never re-asked: what fails is dropped and recorded in ``meta``.
+    """
+
+    def compose(self, article: str, title: str | None, stats: CallStats) -> dict[str, Any]: ...
+
+    async def acompose(
+        self, article: str, title: str | None, stats: CallStats
+    ) -> dict[str, Any]: ...

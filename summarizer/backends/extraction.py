@@ -45,7 +45,7 @@ from openai.types.chat import ChatCompletion
 from pydantic import ValidationError, ValidationInfo, model_validator
 
 from summarizer.backends import _speedups
-from summarizer.backends.base import Backend, CallStats, Messages
+from summarizer.backends.base import Backend, CallStats, Composer, Messages
 from summarizer.contract import ArticleSummary
 from summarizer.contract.llm_schema import Limits, llm_json_schema, over_bounds
 from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
@@ -243,9 +243,21 @@ class Extractor:
 
         return create
 
-    def extract(self, messages: Messages, params: dict[str, Any], grounder: Grounder) -> Extraction:
-        """Ask the model for a summary grounded by ``grounder``; see the module doc."""
+    def extract(
+        self,
+        messages: Messages,
+        params: dict[str, Any],
+        grounder: Grounder,
+        *,
+        title: str | None = None,
+    ) -> Extraction:
+        """Ask the model for a summary grounded by ``grounder``; see the module doc.
+        A :class:`~summarizer.backends.base.Composer` writes it instead (``title`` is
+        for it: a model reads the title in ``messages``)."""
         stats = CallStats()
+        if isinstance(self.backend, Composer):
+            data = self.backend.compose(grounder.aligner.text, title, stats)
+            return self._composed(data, grounder, stats)
         patched = instructor.patch(create=self._sync_create(stats), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text)
         try:
@@ -260,10 +272,18 @@ class Extractor:
         return Extraction(summary, stats, grounder.report)
 
     async def aextract(
-        self, messages: Messages, params: dict[str, Any], grounder: Grounder
+        self,
+        messages: Messages,
+        params: dict[str, Any],
+        grounder: Grounder,
+        *,
+        title: str | None = None,
     ) -> Extraction:
         """Async :meth:`extract`."""
         stats = CallStats()
+        if isinstance(self.backend, Composer):
+            data = await self.backend.acompose(grounder.aligner.text, title, stats)
+            return self._composed(data, grounder, stats)
         patched = instructor.patch(create=self._async_create(stats), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text)
         try:
@@ -276,6 +296,30 @@ class Extractor:
         finally:
             stats.latency_s = time.perf_counter() - stats.started
         return Extraction(summary, stats, grounder.report)
+
+    def _composed(self, data: dict[str, Any], grounder: Grounder, stats: CallStats) -> Extraction:
+        """A composed summary through the model's checks, with the drop policy: the
+        same input gives the same answer, so there is nobody to re-ask."""
+        dropping = Grounder(grounder.aligner.text, policy="drop")
+        try:
+            summary = response_model(self.limits).model_validate(
+                data, context=GroundingContext(dropping), strict=False
+            )
+        except ValidationError as e:
+            raise InvalidOutputError(
+                f"{self.backend.model} composed an invalid summary: {one_line(str(e))}",
+                meta=stats.as_meta(),
+            ) from e
+        finally:
+            stats.latency_s = time.perf_counter() - stats.started
+        if self.strict and dropping.report.dropped:
+            first = dropping.report.dropped[0]
+            raise UngroundedError(
+                f"--strict: {len(dropping.report.dropped)} item(s) lack support in the "
+                f"article; first: {first.section}: {first.reason}",
+                meta=stats.as_meta(),
+            )
+        return Extraction(summary, stats, dropping.report)
 
     def _recover(self, exc: Exception, grounder: Grounder, stats: CallStats) -> Extraction:
         """Turn an exhausted re-ask loop into a salvaged summary or a clear error."""

@@ -45,6 +45,13 @@ MaxDropOption = Annotated[
     float,
     typer.Option(help="Fail (exit 50) if overall or a section drops more than this."),
 ]
+GateFloorOption = Annotated[
+    bool,
+    typer.Option(
+        "--gate-floor",
+        help="Fail (exit 50) if overall or a section scores below the lead baseline.",
+    ),
+]
 
 
 def _load_baseline(baseline: Path | None, max_drop: float) -> tuple[Path, dict[str, Any]] | None:
@@ -147,6 +154,42 @@ def eval_check(
         raise DatasetError(f"{failed} golden file(s) in {dataset} fail the checks")
 
 
+@eval_app.command("baseline")
+@handle_errors
+def eval_baseline(
+    name: Annotated[str, typer.Argument(help="The method: lead or textrank.")],
+    dataset: Annotated[Path, typer.Option(help="Dataset folder: articles/ (and golden/).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the <id>.json candidates.")],
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Only these ids (repeatable).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N articles.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every summary.")] = False,
+) -> None:
+    """Write a no-model method's candidates for a dataset (no model call, milliseconds an
+    article), to score with `eval score` like a model's: the floor a model must beat.
+    """
+    from summarizer.cache import ResponseCache
+    from summarizer.evals.baselines import check_method, write_baseline
+    from summarizer.evals.goldens import select_ids
+
+    check_method(name)
+    ids = select_ids(dataset, only)[:limit]
+    _check_writable(out, "--out", folder=True)
+    cache = None if no_cache else ResponseCache()
+    try:
+        errors = write_baseline(dataset, name, out, ids, cache=cache)
+    finally:
+        if cache is not None:
+            cache.close()
+    for case_id, message in errors.items():
+        typer.echo(f"  {case_id}: {message}", err=True)
+    typer.echo(f"wrote {len(ids) - len(errors)} {name} candidates to {out}")
+    typer.echo(f"score them: summarizer eval score --golden {dataset} --candidates {out}")
+    if errors:
+        raise DatasetError(f"{len(errors)} article(s) of {dataset} could not be read")
+
+
 def _finish_eval(
     articles: dict[str, dict[str, Any]],
     run_info: dict[str, Any],
@@ -156,17 +199,25 @@ def _finish_eval(
     html_path: Path | None,
     baseline: tuple[Path, dict[str, Any]] | None,
     max_drop: float,
+    cases: dict[str, Any],
+    gate_floor: bool = False,
 ) -> None:
-    """Write the reports, print the table, then apply the regression gate (exit 50).
+    """Write the reports, print the table, then apply the gates (exit 50): against the
+    previous report, and with ``gate_floor`` against the lead floor.
 
     The gate's verdict is the exit code whatever else fails: a report that cannot be
     written or a table that cannot be printed does not stop the rest.
     """
+    from summarizer.evals.baselines import FLOOR, floor_scores
     from summarizer.evals.report import print_table, render_html
-    from summarizer.evals.runs import build_report, regressions
+    from summarizer.evals.runs import aggregate, build_report, regressions
 
-    report = build_report(articles, run_info)
+    floor = {"method": FLOOR, "aggregate": aggregate(floor_scores(cases))}
+    report = build_report(articles, run_info, floor=floor)
     dropped = regressions(report, baseline[1], max_drop) if baseline else []
+    under = report["below_floor"]
+    if gate_floor and under:
+        dropped.append(f"below the {FLOOR} floor: " + ", ".join(under))
     failures: list[Exception] = []
     lines: list[str] = []
     outputs = [
@@ -183,8 +234,16 @@ def _finish_eval(
             lines.append(f"{label}{path}")
         else:
             failures.append(failure)
+    if under:
+        lines.append(
+            f"below the {FLOOR} baseline (no model: title and first sentences): " + ", ".join(under)
+        )
+    else:
+        lines.append(f"above the {FLOOR} baseline overall and in every section")
     if baseline and not dropped:
         lines.append(f"gate: no drop over {max_drop:g} against {baseline[0]}")
+    if gate_floor and not under:
+        lines.append(f"gate: not below the {FLOOR} floor")
     notes = [_one_line(e) for e in failures]
     try:
         table_failure = _print_results(lambda: print_table(report), lines)
@@ -196,8 +255,9 @@ def _finish_eval(
     if table_failure is not None:
         notes.append(f"the table could not be printed: {_one_line(table_failure)}")
     if dropped:
+        against = f"dropped more than {max_drop:g} below {baseline[0]}: " if baseline else ""
         raise RegressionError(
-            f"eval gate: dropped more than {max_drop:g} below {baseline[0] if baseline else ''}: "
+            f"eval gate: {against}"
             + "; ".join(dropped)
             + "".join(f" (also: {note})" for note in notes)
         )
@@ -221,13 +281,14 @@ def eval_score(
     html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
     baseline: BaselineOption = None,
     max_drop: MaxDropOption = 0.05,
+    gate_floor: GateFloorOption = False,
 ) -> None:
     """Score candidate summaries against goldens, without calling any model.
 
     A candidate that is missing, unreadable, not JSON or not a summary scores 0 with
     the reason; a golden file that cannot be used stops the scoring (exit 15).
     """
-    from summarizer.evals.runs import score_dataset
+    from summarizer.evals.runs import load_cases, score_dataset
 
     if not candidates.is_dir():
         what = "not a folder" if candidates.exists() else "no such folder"
@@ -236,14 +297,17 @@ def eval_score(
     for path, option in ((report, "--report"), (html, "--html")):
         if path is not None:
             _check_writable(path, option)
-    articles = score_dataset(golden, candidates)
+    cases = load_cases(golden)
+    articles = score_dataset(golden, candidates, cases=cases)
     run_info = {
         "dataset": str(golden),
         "candidates": str(candidates),
         "model": None,
         "prompt": None,
     }
-    _finish_eval(articles, run_info, golden, candidates, report, html, gate, max_drop)
+    _finish_eval(
+        articles, run_info, golden, candidates, report, html, gate, max_drop, cases, gate_floor
+    )
 
 
 @eval_app.command("run")
@@ -262,6 +326,7 @@ def eval_run(
     limit: Annotated[int | None, typer.Option(min=1, help="Run only the first N articles.")] = None,
     baseline: BaselineOption = None,
     max_drop: MaxDropOption = 0.05,
+    gate_floor: GateFloorOption = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Always call the model.")] = False,
     max_reasks: Annotated[int | None, typer.Option(help="As for `summarize`.")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="As for `summarize`.")] = None,
@@ -314,5 +379,5 @@ def eval_run(
     }  # fmt: skip
     _finish_eval(
         articles, run_info, dataset, candidates, out / "report.json", out / "report.html",
-        gate, max_drop,
+        gate, max_drop, cases, gate_floor,
     )  # fmt: skip

@@ -100,15 +100,35 @@ def aggregate(articles: dict[str, dict[str, Any]]) -> dict[str, Any]:
         },
         "articles": n,
         "errors": sum(1 for a in articles.values() if "error" in a),
+        # Beside grounding, never weighted into the score: the share of items whose
+        # text their own quotes support (summarizer.support), over the articles with
+        # items to check.
+        "supported": _mean_supported(articles),
     }
 
 
-def build_report(articles: dict[str, dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
-    return {
+def _mean_supported(articles: dict[str, dict[str, Any]]) -> float | None:
+    rates = [a["supported"]["rate"] for a in articles.values() if a.get("supported")]
+    rates = [r for r in rates if r is not None]
+    return round(sum(rates) / len(rates), 4) if rates else None
+
+
+def build_report(
+    articles: dict[str, dict[str, Any]],
+    run: dict[str, Any],
+    floor: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON report; ``floor`` (a no-model baseline's aggregate on the same
+    articles) goes in beside the run's, with where the run is below it."""
+    report: dict[str, Any] = {
         "articles": articles,
         "aggregate": aggregate(articles),
         "run": {"timestamp": datetime.now(UTC).isoformat(timespec="seconds"), **run},
     }
+    if floor is not None:
+        report["floor"] = floor
+        report["below_floor"] = below_floor(report["aggregate"], floor["aggregate"])
+    return report
 
 
 def regressions(report: dict[str, Any], baseline: dict[str, Any], max_drop: float) -> list[str]:
@@ -174,6 +194,14 @@ def _missing_scores(data: Any) -> str:
     return ""
 
 
+def write_candidate(out: Path, case_id: str, summary: ArticleSummary) -> None:
+    """``out/<id>.json`` as ``eval score`` reads it (the contract's JSON, meta included)."""
+    (out / f"{case_id}.json").write_text(
+        json.dumps(summary.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+
+
 def run_dataset(
     dataset: Path,
     summarizer: Summarizer,
@@ -198,10 +226,7 @@ def run_dataset(
             if progress:
                 progress(case_id, f"error: {result}")
             return
-        (out / f"{case_id}.json").write_text(
-            json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
-            encoding="utf-8",
-        )
+        write_candidate(out, case_id, result)
         if progress:
             hit = result.meta.get("cache", {}).get("hit")
             progress(case_id, "cached" if hit else f"{result.meta.get('latency_s', 0):.1f}s")
@@ -234,3 +259,16 @@ def run_dataset(
 
     asyncio.run(run_all())
     return errors
+
+
+def below_floor(aggregate: dict[str, Any], floor: dict[str, Any]) -> list[str]:
+    """Where a run's mean is below the floor's: ``overall`` and section names, with both
+    figures ("key_summary 0.143 < 0.659")."""
+    out = []
+    if aggregate["score"] < floor["score"]:
+        out.append(f"overall {aggregate['score']:.3f} < {floor['score']:.3f}")
+    for section, value in floor["sections"].items():
+        mine = aggregate["sections"].get(section)
+        if mine is not None and mine < value:
+            out.append(f"{section} {mine:.3f} < {value:.3f}")
+    return out

@@ -43,10 +43,14 @@ _STARTERS = frozenset(
     two three four five six both officials police president minister
     """.split()
 )
+# After an upper-case dotted form these are the noun it qualifies ("U.S. President
+# Donald Trump", "U.N. officials"), not a new sentence; after "p.m." they start one.
+_ATTRIBUTIVE = frozenset({"officials", "police", "president", "minister"})
 _CLOSERS = "\"'”’)]»"
 _OPENERS = "\"'“‘([«"
-# A candidate end: . ! ? or an ellipsis, then closing quotes/brackets.
-_END = re.compile(r"(?:\.\.\.|…|[.!?])[" + re.escape(_CLOSERS) + r"]*")
+# A candidate end: . ! ? or an ellipsis, then closing quotes/brackets (an opening
+# curly quote too when a space follows: a typo for the closing one, ``decision.“ However``).
+_END = re.compile(r"(?:\.\.\.|…|[.!?])(?:[" + re.escape(_CLOSERS) + r"]|“(?=\s))*")
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,10 @@ def _is_boundary(text: str, dot: int, after: int) -> bool:
         return False  # a lower-case continuation: "the U.S. and", "Feb. 12 post"
     if len(bare) == 1 and bare.isalpha() and word[:1].isupper():
         return False  # an initial: "George W. Bush"
-    if _DOTTED.search(word):
-        return nxt.lower() in _STARTERS  # "U.S. The" ends one; "U.S. Senate" does not
+    if _DOTTED.search(word + "."):  # the word is taken without its final dot
+        # "U.S. The" ends one; "U.S. Senate" and "U.S. President Trump" do not
+        starters = _STARTERS - _ATTRIBUTIVE if word.isupper() else _STARTERS
+        return nxt.lower() in starters
     if bare in _ABBREVIATIONS:
         return bare in {"no", "nos"} and not nxt[0].isdigit()  # "said no. The" ends one
     return True
