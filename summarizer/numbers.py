@@ -26,6 +26,16 @@ _SCALE_LETTERS = {"k": 1e3, "m": 1e6, "b": 1e9}  # "3bn", "5m", "10k" after digi
 _ORDINAL = frozenset(("st", "nd", "rd", "th"))
 
 
+def digits_value(token: str) -> float:
+    """A digit token's value: "2,000" is 2000, "1.5" 1.5; one that is no decimal
+    number ("1.8.3", an IP address, "2.000,50") by its digits alone, so that the same
+    token in a claim and in its evidence still compare equal (and never raises)."""
+    try:
+        return float(token.replace(",", ""))
+    except ValueError:
+        return float("".join(ch for ch in token if ch.isdigit()) or 0)
+
+
 def numbers_in(words: Sequence[str]) -> list[tuple[float, int, int]]:
     """Numbers in ``words`` (lowercased tokens) as (value, first, last token index).
 
@@ -46,7 +56,7 @@ def numbers_in(words: Sequence[str]) -> list[tuple[float, int, int]]:
     for i, w in enumerate(words):
         if w[0].isdigit():
             flush()
-            current, start, last = float(w.replace(",", "")), i, "digit"
+            current, start, last = digits_value(w), i, "digit"
         elif w in _UNITS and last not in ("unit", "digit"):
             if last not in ("tens", "scale"):
                 flush()

@@ -256,3 +256,12 @@ def test_the_report_shows_supported(tmp_path: Any) -> None:
     assert "supported" in out
     assert "0.750" in out
     assert json.dumps(report)  # still plain JSON
+
+
+@pytest.mark.parametrize("token", ["1.8.3", "10.0.0.1", "2.000,50", "3,4.5.6"])
+def test_version_numbers_and_addresses_are_numbers_that_never_raise(token: str) -> None:
+    """Found on a real page: "1.8.3" made float() raise inside the validator."""
+    assert check_support(f"Version {token} was released.", [f"They released {token}."]).supported
+    other = check_support(f"Version {token} was released.", ["They released version 9."])
+    assert not other.supported
+    assert "number" in other.failed
