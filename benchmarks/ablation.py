@@ -234,8 +234,8 @@ def markdown(results: dict[str, Any]) -> str:
             "Below the rules on both, and on every section as the full generator (the "
             "last row above), so the shipped default uses no model: `meta.method` says "
             "so per section. `--model local` still runs the embedded model, and "
-            "`--model local:PATH` any GGUF (an instruct model of a few billion parameters "
-            "is the way to beat the rules offline).",
+            "`--model local:PATH` any GGUF (a larger instruct model was not measured "
+            "here).",
         ]
     return "\n".join(lines) + "\n"
 
