@@ -39,7 +39,7 @@ demo: $(CORE_STAMP) ## Install, summarize the seed article offline, score the de
 	$(BIN)/summarizer summarize seeds/trump-putin-call.txt --format markdown
 	@echo
 	@echo "The offline default on evals/wikinews, beside the no-model lead baseline:"
-	@$(BIN)/summarizer eval run --dataset evals/wikinews --out .demo-eval --gate-floor | tail -n 8
+	@$(BIN)/summarizer eval run --dataset evals/wikinews --out .demo-eval --gate-floor 2>/dev/null | tail -n 8
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
