@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 NEGATIONS = frozenset("not no never without neither nor none nobody nothing cannot".split())
 # What may carry a claim's negation in the evidence: a negation, or a refusal word.
-_NEGATING = ("refus", "reject", "deni", "deny", "declin", "fail", "lack", "unabl", "halt", "yet")
+NEGATING = ("refus", "reject", "deni", "deny", "declin", "fail", "lack", "unabl", "halt", "yet")
 # Nationality words and country names that share no prefix; others are found by
 # prefix ("russian"/"russia", "chinese"/"china").
 _DEMONYMS = {
@@ -35,7 +35,7 @@ _MONTHS = frozenset(
 )
 # Not enough on its own to say an actor is mentioned ("the president").
 _WEAK_NAME_WORDS = frozenset("the of and for president minister leader government".split())
-_WORD = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,]\d+)*|[^\W\d_]+(?:'[^\W\d_]+)?")
+WORD = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,]\d+)*|[^\W\d_]+(?:'[^\W\d_]+)?")
 _OPENERS = frozenset('.!?:;"“”(—–-')
 
 
@@ -54,7 +54,7 @@ def tokenize(text: str) -> tuple[Token, ...]:
     text = text.replace("\u2019", "'")
     out: list[Token] = []
     prev_end = 0
-    for m in _WORD.finditer(text):
+    for m in WORD.finditer(text):
         gap = text[prev_end : m.start()].strip()
         opens = not out or (bool(gap) and gap[-1] in _OPENERS)
         word = m.group()
@@ -233,4 +233,4 @@ class Quotes:
     def has_negation(self) -> bool:
         if self.words & NEGATIONS or "n't" in self.text or "n’t" in self.text:
             return True
-        return any(w.startswith(_NEGATING) for w in self.words)
+        return any(w.startswith(NEGATING) for w in self.words)

@@ -52,11 +52,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 
 from summarizer.names import NameCheck, is_name, keys_of_actor
 from summarizer.numbers import is_ordinal, numbers_in
-from summarizer.quotes import NEGATIONS, Quotes, Token, quotes_of, tokenize, word_stems
+from summarizer.quotes import (
+    NEGATING,
+    NEGATIONS,
+    WORD,
+    Quotes,
+    quotes_of,
+    tokenize,
+    word_stems,
+)
 from summarizer.similarity import ActorNames
 
 if TYPE_CHECKING:
@@ -133,11 +142,12 @@ def check_support(
     ``parties`` (a commitment's actor and counterparty) may be named by a pronoun
     whoever else the evidence names ("as we both agreed").
     """
+    if enforced_only:
+        assert not isinstance(quotes, Quotes), "the enforced rules read the quotes' text"
+        return contradictions(claim, quotes)
     ev = quotes if isinstance(quotes, Quotes) else quotes_of(quotes)
     tokens = tokenize(claim)
     lowered = [t.lower for t in tokens]
-    if enforced_only:
-        return _contradictions(tokens, lowered, ev)
     actors = names.actors if names is not None else []
     keys_of = [keys_of_actor(a) for a in actors]
     all_keys: set[str] = set().union(*keys_of)
@@ -203,30 +213,83 @@ def check_support(
     return Support(not failed, round(coverage, 4), missing, tuple(sorted(failed)))
 
 
-def _contradictions(tokens: Sequence[Token], lowered: Sequence[str], ev: Quotes) -> Support:
+class _Facts(NamedTuple):
+    """What the enforced rules read of a quote's sentence: its numbers, its words
+    (lowercased) and whether it negates or refuses. Far cheaper than
+    :class:`~summarizer.quotes.Quotes` (no tokens kept, no name forms, no stems),
+    and cached by sentence: it runs on every answer."""
+
+    numbers: frozenset[float]
+    words: frozenset[str]
+    negated: bool
+
+
+@lru_cache(maxsize=4096)
+def _facts(text: str) -> _Facts:
+    lowered = WORD.findall(text.replace("\u2019", "'").lower())
+    words = frozenset(lowered)
+    negated = (
+        bool(words & NEGATIONS)
+        or "n't" in text
+        or "n\u2019t" in text
+        or any(w.startswith(NEGATING) for w in words)
+    )
+    return _Facts(frozenset(v for v, _, _ in numbers_in(lowered)), words, negated)
+
+
+def _has_form(key: str, words: frozenset[str]) -> bool:
+    """``key`` or another form of it among ``words`` (as :meth:`Quotes.has_name`:
+    a common prefix of 4 letters, all but two of the shorter word's)."""
+    if key in words:
+        return True
+    return any(
+        min(len(w), len(key)) >= 4
+        and w[:4] == key[:4]
+        and _common_prefix(w, key) >= min(len(w), len(key)) - 2
+        for w in words
+    )
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def contradictions(claim: str, quotes: Sequence[str]) -> Support:
     """:func:`check_support` with ``enforced_only``: a number, a status word or a
     negation of the claim its evidence lacks. A capitalized word inside a sentence is
     taken for a name ("Acting Director" is a title there, not a claim of status)."""
+    tokens = tokenize(claim)
+    lowered = [t.lower for t in tokens]
+    facts = [_facts(q) for q in quotes if q]
+    numbers = frozenset().union(*(f.numbers for f in facts))
+    words = frozenset().union(*(f.words for f in facts))
+    negated = any(f.negated for f in facts)
+    small = any(v <= 10 for v in numbers)
     missing: list[tuple[int, str]] = []
     failed: set[str] = set()
     in_number: set[int] = set()
     for value, first, last in numbers_in(lowered):
         in_number.update(range(first, last + 2 if is_ordinal(lowered, last) else last + 1))
         if not (
-            value in ev.numbers
+            value in numbers
             or (value == 1 and lowered[first] == "one" and first == last)
-            or (value <= 10 and not lowered[first][0].isdigit() and not ev.small_numbers())
+            or (value <= 10 and not lowered[first][0].isdigit() and not small)
         ):
             missing.append((first, " ".join(t.text for t in tokens[first : last + 1])))
             failed.add("number")
     for i, tok in enumerate(tokens):
         if i in in_number or (tok.text[0].isupper() and not tok.opens):
             continue
-        if tok.lower in _STATUS and not _verb_use(lowered, i) and not ev.has_name(tok.lower):
+        if tok.lower in _STATUS and not _verb_use(lowered, i) and not _has_form(tok.lower, words):
             missing.append((i, tok.text))
             failed.add("status")
-        elif tok.lower in NEGATIONS and not ev.has_negation():
+        elif tok.lower in NEGATIONS and not negated:
             missing.append((i, tok.text))
             failed.add("negation")
-    words = tuple(dict.fromkeys(w for _, w in sorted(missing)))
-    return Support(not failed, 1.0, words, tuple(sorted(failed)))
+    lacking = tuple(dict.fromkeys(w for _, w in sorted(missing)))
+    return Support(not failed, 1.0, lacking, tuple(sorted(failed)))
