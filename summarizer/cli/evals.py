@@ -310,6 +310,14 @@ def eval_score(
     )
 
 
+def _cache_stats(cache_class: Any) -> dict[str, Any]:
+    cache = cache_class()
+    try:
+        return dict(cache.stats())
+    finally:
+        cache.close()
+
+
 @eval_app.command("run")
 @handle_errors
 def eval_run(
@@ -351,31 +359,33 @@ def eval_run(
     cases = load_cases(dataset, ids)
 
     # A subset of the model options, with help of its own, so not with_model_options.
+    from summarizer.backends import backend_for
     from summarizer.cache import ResponseCache
-    from summarizer.pipeline import Summarizer
+    from summarizer.prompts import load_prompt
 
     settings = ModelOptions(
         model=model, base_url=base_url, prompt=prompt, max_reasks=max_reasks,
         max_tokens=max_tokens,
     ).settings()  # fmt: skip
-    cache = None if no_cache else ResponseCache()
-    with Summarizer(settings, cache=cache) as summarizer:
-        typer.echo(
-            f"running {len(ids)} articles with {settings.model}, {summarizer.prompt.ref}",
-            err=True,
-        )
-        errors = run_dataset(
-            dataset, summarizer, candidates, ids,
-            progress=lambda i, status: typer.echo(f"  {i}: {status}", err=True),
-            concurrency=concurrency,
-        )  # fmt: skip
-        prompt_ref = f"{summarizer.prompt.ref} ({summarizer.prompt.short_hash})"
+    backend = backend_for(settings)
+    loaded = load_prompt(settings.prompt or backend.default_prompt)
+    typer.echo(f"running {len(ids)} articles with {settings.model}, {loaded.ref}", err=True)
+    if backend.notice:
+        typer.echo(f"summarizer: {backend.notice}", err=True)
+    errors, hits = run_dataset(
+        dataset, settings, candidates, ids,
+        progress=lambda i, status: typer.echo(f"  {i}: {status}", err=True),
+        concurrency=concurrency, runs_locally=backend.runs_locally, use_cache=not no_cache,
+    )  # fmt: skip
+    backend.close()
+    prompt_ref = f"{loaded.ref} ({loaded.short_hash})"
     articles = score_dataset(dataset, candidates, ids, cases)
     for case_id, message in errors.items():
         articles[case_id]["error"] = message
     run_info = {
         "dataset": str(dataset), "candidates": str(candidates), "model": settings.model,
-        "prompt": prompt_ref, "cache": cache.stats() | {"hits": cache.hits} if cache else None,
+        "prompt": prompt_ref,
+        "cache": None if no_cache else _cache_stats(ResponseCache) | {"hits": hits},
     }  # fmt: skip
     _finish_eval(
         articles, run_info, dataset, candidates, out / "report.json", out / "report.html",

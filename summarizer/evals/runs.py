@@ -28,7 +28,7 @@ from summarizer.evals.scoring import SECTION_WEIGHTS, score_summary
 from summarizer.redact import one_line
 
 if TYPE_CHECKING:  # `eval score` imports this module and must not import the model SDKs
-    from summarizer.pipeline import Summarizer
+    from summarizer.settings import Settings
 
 SECTIONS = tuple(SECTION_WEIGHTS)
 
@@ -204,61 +204,66 @@ def write_candidate(out: Path, case_id: str, summary: ArticleSummary) -> None:
 
 def run_dataset(
     dataset: Path,
-    summarizer: Summarizer,
+    settings: Settings,
     out: Path,
     ids: list[str] | None = None,
     progress: Callable[[str, str], None] | None = None,
     concurrency: int = 1,
-) -> dict[str, str]:
-    """Summarize each article into ``out/<id>.json``; returns errors by id.
+    *,
+    runs_locally: bool = False,
+    use_cache: bool = True,
+) -> tuple[dict[str, str], int]:
+    """Summarize each article into ``out/<id>.json``; returns errors by id and how
+    many answers came from the cache.
 
-    A failing article is recorded and skipped: the others still run. With
-    ``concurrency`` > 1 (remote models), that many articles are summarized at once.
+    It runs on the batch engine (:func:`summarizer.batch.scheduling.summarize_all`,
+    one event loop): the same rate limiting, connection pool and cache as
+    ``summarizer batch``, ``concurrency`` articles at once for a remote model, one
+    at a time for an embedded one. A failing article is recorded and skipped: the
+    others still run.
     """
+    import asyncio  # here: `eval score` imports this module and runs nothing
+
+    from summarizer.batch.items import BatchItem
+    from summarizer.batch.scheduling import BatchOptions, summarize_all
+
     out.mkdir(parents=True, exist_ok=True)
     errors: dict[str, str] = {}
-    todo = ids if ids is not None else dataset_ids(dataset)
+    hits = 0
+    items = []
+    for case_id in ids if ids is not None else dataset_ids(dataset):
+        try:
+            items.append(BatchItem(case_id, case_id, text=article_text(dataset, case_id)))
+        except SummarizerError as e:
+            items.append(BatchItem(case_id, case_id, error=e))
+    pending = iter(items)
 
-    def record(case_id: str, result: ArticleSummary | SummarizerError) -> None:
-        if isinstance(result, SummarizerError):
-            errors[case_id] = f"{type(result).__name__}: {result}"
+    def emit(record: dict[str, Any], line: str) -> None:
+        nonlocal hits
+        case_id = record["id"]
+        if record["status"] != "ok":
+            error = record["error"]
+            errors[case_id] = f"{error['kind']}: {error['message']}"
             (out / f"{case_id}.json").unlink(missing_ok=True)
             if progress:
-                progress(case_id, f"error: {result}")
+                progress(case_id, f"error: {error['message']}")
             return
-        write_candidate(out, case_id, result)
+        summary = ArticleSummary.model_validate(json.loads(line)["summary"])
+        write_candidate(out, case_id, summary)
+        hits += record["cached"]
         if progress:
-            hit = result.meta.get("cache", {}).get("hit")
-            progress(case_id, "cached" if hit else f"{result.meta.get('latency_s', 0):.1f}s")
+            latency = summary.meta.get("latency_s", 0)
+            progress(case_id, "cached" if record["cached"] else f"{latency:.1f}s")
 
-    if concurrency <= 1 or summarizer.backend.runs_locally:
-        for case_id in todo:
-            try:
-                record(
-                    case_id, summarizer.summarize(article_text(dataset, case_id), source=case_id)
-                )
-            except SummarizerError as e:
-                record(case_id, e)
-        return errors
-
-    import asyncio  # here: `eval score` imports this module and runs nothing concurrently
-
-    async def run_all() -> None:
-        gate = asyncio.Semaphore(concurrency)
-
-        async def one(case_id: str) -> None:
-            async with gate:
-                try:
-                    text = article_text(dataset, case_id)
-                    record(case_id, await summarizer.asummarize(text, source=case_id))
-                except SummarizerError as e:
-                    record(case_id, e)
-
-        await asyncio.gather(*(one(i) for i in todo))
-        await summarizer.aclose()
-
-    asyncio.run(run_all())
-    return errors
+    tasks = 1 if runs_locally else concurrency
+    options = BatchOptions(concurrency=tasks, use_cache=use_cache)
+    asyncio.run(
+        summarize_all(
+            settings, options, tasks, None, None, lambda: next(pending, None), None, emit,
+            None, runs_locally=runs_locally,
+        )
+    )  # fmt: skip
+    return errors, hits
 
 
 def below_floor(aggregate: dict[str, Any], floor: dict[str, Any]) -> list[str]:
