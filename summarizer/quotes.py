@@ -80,7 +80,7 @@ def word_stems(word: str) -> frozenset[str]:
     return frozenset(stems(word))
 
 
-def _common_prefix(a: str, b: str) -> int:
+def common_prefix(a: str, b: str) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -179,7 +179,7 @@ class Quotes:
             return False
         for w in words:
             shorter = min(len(w), len(key))
-            if shorter >= 4 and w[:4] == key[:4] and _common_prefix(w, key) >= shorter - 2:
+            if shorter >= 4 and w[:4] == key[:4] and common_prefix(w, key) >= shorter - 2:
                 return True
         return False
 

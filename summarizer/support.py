@@ -62,6 +62,7 @@ from summarizer.quotes import (
     NEGATIONS,
     WORD,
     Quotes,
+    common_prefix,
     quotes_of,
     tokenize,
     word_stems,
@@ -245,18 +246,9 @@ def _has_form(key: str, words: frozenset[str]) -> bool:
     return any(
         min(len(w), len(key)) >= 4
         and w[:4] == key[:4]
-        and _common_prefix(w, key) >= min(len(w), len(key)) - 2
+        and common_prefix(w, key) >= min(len(w), len(key)) - 2
         for w in words
     )
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def contradictions(claim: str, quotes: Sequence[str]) -> Support:

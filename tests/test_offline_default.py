@@ -42,7 +42,9 @@ def _grounded(summary: ArticleSummary, text: str) -> None:
         assert text[ev.start : ev.end] == ev.quote
 
 
-def test_no_model_configured_means_the_rules_and_no_model_is_loaded(seed_text: str) -> None:
+def test_no_model_configured_means_the_rules_and_no_model_is_loaded(
+    seed_text: str, tmp_path: Path
+) -> None:
     summarizer = Summarizer(Settings.resolve(env={}))
     assert isinstance(summarizer.backend, ExtractiveBackend)
     summary = summarizer.summarize(seed_text, source="seed")
@@ -53,7 +55,20 @@ def test_no_model_configured_means_the_rules_and_no_model_is_loaded(seed_text: s
     assert set(meta["method"]["sections"]) == set(SECTIONS)
     assert all(v.startswith("rules:") for v in meta["method"]["sections"].values())
     assert meta["attempts"]["responses"] == 0  # nothing was asked of any model
-    assert "llama_cpp" not in sys.modules  # the embedded model was not loaded
+    # ... and, in a fresh process, llama.cpp is never imported (no model is loaded)
+    code = (
+        "import sys, pathlib\nfrom summarizer import summarize\n"
+        "s = summarize(pathlib.Path(sys.argv[1]).read_text(encoding='utf-8'))\n"
+        "assert s.meta['model'] == 'rules'\n"
+        "print('llama_cpp' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(SEED)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        env={"PATH": "/usr/bin:/bin", "SUMMARIZER_CACHE_DIR": str(tmp_path / "c")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
     assert summary.actors
     assert {c.actor for c in summary.commitments} <= {a.name for a in summary.actors}
 
