@@ -79,6 +79,17 @@ def _check_writable(path: Path, option: str, *, folder: bool = False) -> None:
         raise ConfigurationError(f"{option} {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigurationError(f"{option} {path}: {parent} is not writable")
+    missing = path if folder else path.parent
+    if not missing.exists():
+        # /proc and /sys pass the checks above and refuse anyway: find out now, by
+        # making the first missing folder and taking it away again (no trace left).
+        while not missing.parent.exists():
+            missing = missing.parent
+        try:
+            missing.mkdir()
+            missing.rmdir()
+        except OSError as e:
+            raise ConfigurationError(f"{option} {path}: cannot create it: {e.strerror}") from e
 
 
 def _write(path: Path, render: Callable[[], str], what: str) -> Exception | None:
@@ -239,7 +250,7 @@ def _finish_eval(
             f"below the {FLOOR} baseline (no model: title and first sentences): " + ", ".join(under)
         )
     else:
-        lines.append(f"above the {FLOOR} baseline overall and in every section")
+        lines.append(f"not below the {FLOOR} baseline overall or in any section")
     if baseline and not dropped:
         lines.append(f"gate: no drop over {max_drop:g} against {baseline[0]}")
     if gate_floor and not under:

@@ -105,14 +105,20 @@ def _merge(mentions: list[Mention]) -> list[_Cand]:
             _absorb(cands, full[0], name)
     # Shorter names into the one fuller name that ends (or, for two-word names,
     # starts) with them.
+    # Names by their last word, so that each name is compared only with the names
+    # that could end with it (all of them: quadratic on a long article).
+    by_last: dict[str, list[str]] = {}
+    for n in cands:
+        by_last.setdefault(n.split()[-1], []).append(n)
     for name in sorted(cands, key=lambda n: len(n.split())):
         if name not in cands or cands[name].kind in ("country", "group"):
             continue
         words = name.split()
         fuller = [
             n
-            for n in cands
-            if n != name
+            for n in by_last.get(words[-1], ())
+            if n in cands
+            and n != name
             and len(n.split()) > len(words)
             and cands[n].kind not in ("country", "group")
             and n.split()[-len(words) :] == words

@@ -198,6 +198,17 @@ def _is_question_or_negated(text: str) -> bool:
     return text.rstrip("\"'”’ ").endswith("?")
 
 
+# A cue its own clause negates, refuses, denies or leaves open is no commitment:
+# "refused to agree to cut taxes", "has not agreed to meet", "denied that she had
+# promised", "it is unclear whether he will veto" (found by a review, each had been a
+# firm commitment).
+_NEGATED_CUE = re.compile(
+    r"\b(?:not|never|no longer|cannot|\w+n[’']t|refus(?:e|es|ed|ing)|declin(?:e|es|ed|ing)"
+    r"|den(?:y|ies|ied|ying)|reject(?:s|ed|ing)?|unclear|uncertain|whether)\b[^.;:!?]*$",
+    re.IGNORECASE,
+)
+
+
 def find_commitments(
     article: str, sentences: Sequence[Sentence], actors: Sequence[Actor]
 ) -> list[Commitment]:
@@ -231,6 +242,8 @@ def find_commitments(
         if best is None:
             continue
         _, m, kind, keep = best
+        if _NEGATED_CUE.search(s.text[: m.start()]):
+            continue
         cue_start = s.start + m.start()
         actor = _subject(article, sentences, s, cue_start, actors, kinds, m.group(0))
         if actor is None:

@@ -116,9 +116,10 @@ def lead_key_summary(
     )
 
 
-def ranked(sentences: Sequence[Sentence]) -> list[Sentence]:
-    """``sentences`` most central first (position prior applied), near-repeats of a
-    higher one left out; ties keep article order."""
+def ranked(sentences: Sequence[Sentence], limit: int = KEY_POINTS) -> list[Sentence]:
+    """The ``limit`` most central of ``sentences`` (position prior applied), most
+    central first, near-repeats of a higher one left out; ties keep article order.
+    (Stopping at ``limit`` keeps the repeat check linear in a long article.)"""
     scores = centrality(sentences)
     order = sorted(
         range(len(sentences)),
@@ -132,6 +133,8 @@ def ranked(sentences: Sequence[Sentence]) -> list[Sentence]:
             continue
         chosen.append(sentences[i])
         bags.append(bag)
+        if len(chosen) == limit:
+            break
     return chosen
 
 
@@ -141,7 +144,7 @@ def ranked_key_summary(
     """The most central sentences: key points in rank order (the contract puts the
     most important first), the summary from the top ones in article order, the title
     as headline (else the top sentence)."""
-    top = ranked(usable(sentences))[:KEY_POINTS]
+    top = ranked(usable(sentences), KEY_POINTS)
     return KeySummary(
         headline=headline(article, top[0] if top else None, title),
         summary=summary_text(top[:SUMMARY_SENTENCES]),
