@@ -321,14 +321,6 @@ def eval_score(
     )
 
 
-def _cache_stats(cache_class: Any) -> dict[str, Any]:
-    cache = cache_class()
-    try:
-        return dict(cache.stats())
-    finally:
-        cache.close()
-
-
 @eval_app.command("run")
 @handle_errors
 def eval_run(
@@ -390,13 +382,17 @@ def eval_run(
     )  # fmt: skip
     backend.close()
     prompt_ref = f"{loaded.ref} ({loaded.short_hash})"
+    cache_info = None
+    if not no_cache:
+        with contextlib.closing(ResponseCache()) as cache:
+            cache_info = dict(cache.stats()) | {"hits": hits}
     articles = score_dataset(dataset, candidates, ids, cases)
     for case_id, message in errors.items():
         articles[case_id]["error"] = message
     run_info = {
         "dataset": str(dataset), "candidates": str(candidates), "model": settings.model,
         "prompt": prompt_ref,
-        "cache": None if no_cache else _cache_stats(ResponseCache) | {"hits": hits},
+        "cache": cache_info,
     }  # fmt: skip
     _finish_eval(
         articles, run_info, dataset, candidates, out / "report.json", out / "report.html",
