@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from rapidfuzz import fuzz
 
+from summarizer.contract.llm_schema import over_bounds
+from summarizer.errors import InvalidOutputError
 from summarizer.item_support import SupportChecker
 from summarizer.similarity import ActorNames, name_key, normalize
 from summarizer.support import ENFORCED, HEADLINE_ENFORCED, Support
@@ -178,6 +180,18 @@ class GroundingReport:
             "items": self.items_total,
             "supported": self.items_supported,
             "unsupported": list(self.unsupported),
+        }
+
+    def as_meta(self, **extra: Any) -> dict[str, Any]:
+        """``meta["grounding"]``, the one shape every path writes (a model's answer,
+        a composed summary, a baseline's); ``extra`` adds path-specific keys."""
+        return {
+            "quotes_total": self.quotes_total,
+            "quotes_grounded": self.quotes_grounded,
+            "supported": self.support_meta(),
+            **extra,
+            "dropped": [d.as_dict() for d in self.dropped],
+            "fixes": self.fixes,
         }
 
 
@@ -397,3 +411,18 @@ def _support_advice(path: str, words: str, count: int) -> str:
         f"{words} {be} not in its evidence; quote the sentence that says it or drop "
         f"{_DROP_WHAT.get(section, 'the item')}"
     )
+
+
+def ground_composed(summary: ArticleSummary, article: str, *, author: str) -> GroundingReport:
+    """The checks a summary written without a model (a rule, a baseline) gets: the
+    schema's size bounds, then every quote located and every item's support checked,
+    with the drop policy (the same input gives the same answer, so nobody is re-asked).
+
+    One function for every composed summary, so a baseline in an eval report and the
+    same method run as ``--model baseline/NAME`` are checked alike.
+    """
+    if problem := over_bounds(summary):
+        raise InvalidOutputError(f"{author} composed a summary over the schema's bounds: {problem}")
+    grounder = Grounder(article, policy="drop")
+    grounder.apply(summary)
+    return grounder.report

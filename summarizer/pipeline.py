@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Self
 from pydantic import ValidationError
 
 from summarizer._version import __version__
-from summarizer.backends import Backend, Messages, Throttle, backend_for
+from summarizer.backends import Backend, Composer, Messages, Throttle, backend_for
 from summarizer.backends.extraction import Extraction, Extractor
 from summarizer.cache import ResponseCache, cache_key
 from summarizer.chunking import Part, paragraph_spans, split_article
 from summarizer.contract import SCHEMA_VERSION, ArticleSummary, contract_warnings
-from summarizer.errors import ArticleTooLongError
+from summarizer.errors import ArticleTooLongError, ConfigurationError
 from summarizer.grounding import Grounder
 from summarizer.inputs import check_text
 from summarizer.merge import combine, digest, shift
@@ -224,6 +224,11 @@ class Summarizer:
         """The request for the whole article, its cache key, and the cached answer if
         any: looked up before anything is counted, so a hit never loads a model."""
         check_text(text, source)
+        if language and isinstance(self.backend, Composer):
+            raise ConfigurationError(
+                f"--language {language}: {self.settings.model} writes with the article's own "
+                "sentences and cannot translate; use a model for another language"
+            )
         request = self.prompt.render(text, title=title, language=language), self.generation_params()
         key = self._cache_key(text, *request)
         return request, key, self._cached(key, source, record)
@@ -391,17 +396,12 @@ class Summarizer:
                 "use a model with a larger context"
             )
 
-    def _finish(
-        self, extraction: Extraction, source: str, record: dict[str, Any]
-    ) -> ArticleSummary:
-        summary = extraction.summary.to_public()
-        report = extraction.report
-        summary.meta = {
-            "summarizer_version": __version__,
-            "schema_version": SCHEMA_VERSION,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "source": source,
-            "input": record,
+    def _model_meta(self) -> dict[str, Any]:
+        """What wrote the summary: the backend, and for a model the prompt and the
+        parameters it was sent (a no-model method reads neither, so records neither)."""
+        if isinstance(self.backend, Composer):
+            return self.backend.describe()
+        return {
             "prompt": {
                 "name": self.prompt.name,
                 "version": self.prompt.version,
@@ -409,16 +409,25 @@ class Summarizer:
             },
             **self.backend.describe(),
             "parameters": self.generation_params(),
+        }
+
+    def _finish(
+        self, extraction: Extraction, source: str, record: dict[str, Any]
+    ) -> ArticleSummary:
+        summary = extraction.public()
+        report = extraction.report
+        summary.meta = {
+            "summarizer_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": source,
+            "input": record,
+            **self._model_meta(),
             **extraction.stats.as_meta(),
-            "grounding": {
-                "quotes_total": report.quotes_total,
-                "quotes_grounded": report.quotes_grounded,
-                "supported": report.support_meta(),
-                "salvaged": extraction.salvaged,
-                "dropped": [d.as_dict() for d in report.dropped],
-                "fixes": report.fixes,
+            "grounding": report.as_meta(
+                salvaged=extraction.salvaged,
                 **({"last_error": extraction.last_error} if extraction.last_error else {}),
-            },
+            ),
             "warnings": contract_warnings(summary),
         }
         return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,19 @@ from tests.fakeserver import FakeOpenAI
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SEED = ROOT / "seeds" / "trump-putin-call.txt"
+DATASET = ROOT / "evals" / "wikinews"
+
+
+def copy_dataset(root: Path, ids: list[str]) -> Path:
+    """A dataset of some of evals/wikinews's articles, with their goldens, at ``root``
+    (tests that change or break a dataset must not touch the repo's own)."""
+    for sub in ("articles", "golden"):
+        (root / sub).mkdir(parents=True)
+    for i in ids:
+        shutil.copy(DATASET / "articles" / f"{i}.txt", root / "articles")
+        shutil.copy(DATASET / "golden" / f"{i}.json", root / "golden")
+    return root
+
 
 _ENV_VARS = (
     "OPENAI_API_KEY",

@@ -155,6 +155,34 @@ def test_no_commitment_without_an_actor_as_subject() -> None:
     assert _commitments(text) == []
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Senator Mary Jones refused to agree to cut taxes next year.",
+        "Senator Mary Jones has not agreed to meet the union on Friday.",
+        "Senator Mary Jones denied that she had promised to resign by March.",
+        "It is unclear whether Senator Mary Jones will veto the bill next week.",
+        "Senator Mary Jones declined to commit to a vote on the budget.",
+        "Senator Mary Jones won't sign the deal this year.",
+    ],
+)
+def test_a_negated_denied_or_open_cue_is_no_commitment(sentence: str) -> None:
+    """Each of these had been a firm commitment (found by a review): a cue its own
+    clause negates, refuses, denies or leaves open commits nobody to anything."""
+    text = f"Senator Mary Jones spoke in the capital on Monday. {sentence}"
+    assert _commitments(text) == []
+
+
+def test_a_negation_in_another_clause_keeps_the_commitment() -> None:
+    text = (
+        "Senator Mary Jones spoke in the capital on Monday. Although the talks did not "
+        "end; Senator Mary Jones agreed to meet the union on Friday."
+    )
+    found = _commitments(text)
+    assert [c[0] for c in found] == ["Mary Jones"]
+    assert found[0][3] == "firm"
+
+
 def _questions(text: str) -> list[str]:
     sentences = split_sentences(text)
     return [

@@ -4,7 +4,6 @@ baseline``, and the lead floor in every eval report (#13)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +17,8 @@ from summarizer.backends import backend_for
 from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.cli import app
 from summarizer.errors import ConfigurationError
-from tests.conftest import ROOT, SEED
+from tests.conftest import DATASET, ROOT, SEED, copy_dataset
 
-DATASET = ROOT / "evals" / "wikinews"
 SECTIONS = ("key_summary", "actors", "commitments", "open_questions")
 # The committed full run of the shipped default, and the gate CI applies to it.
 COMMITTED = ROOT / "benchmarks" / "results" / "eval-rules" / "report.json"
@@ -87,6 +85,46 @@ def test_baselines_are_models_too_with_the_same_checks(seed_text: str) -> None:
         backend_for(Settings.resolve(env={}, model="baseline/nope"))
 
 
+def test_a_no_model_method_records_no_prompt_and_refuses_model_only_settings(
+    seed_text: str,
+) -> None:
+    """No model reads a prompt or sampling parameters under a no-model method, so meta
+    records neither and asking for them is a configuration error, not ignored."""
+    summary = summarize(seed_text)
+    assert "prompt" not in summary.meta
+    assert "parameters" not in summary.meta
+    for flag, value in (
+        ("prompt", "summarize@v1"),
+        ("temperature", 0.7),
+        ("max_tokens", 100),
+        ("mode", "json"),
+    ):
+        with pytest.raises(ConfigurationError, match="calls no model"):
+            summarize(seed_text, **{flag: value})
+    with pytest.raises(ConfigurationError, match="cannot translate"):
+        summarize(seed_text, language="French")
+    runner = CliRunner()
+    result = runner.invoke(app, ["summarize", str(SEED), "--temperature", "0.5"])
+    assert result.exit_code == ConfigurationError.exit_code
+    assert "--temperature would be ignored" in result.output
+
+
+def test_a_baseline_in_the_harness_gets_the_meta_of_the_same_method_run_as_a_model(
+    seed_text: str,
+) -> None:
+    """One path for composed summaries: the eval harness's lead baseline and
+    ``--model baseline/lead`` give the same items and the same grounding meta."""
+    from summarizer.evals.baselines import baseline_summary
+
+    harness = baseline_summary("lead", seed_text)
+    as_model = summarize(seed_text, model="baseline/lead")
+    assert harness.model_dump(exclude={"meta"}) == as_model.model_dump(exclude={"meta"})
+    assert harness.meta["grounding"] == {
+        k: v for k, v in as_model.meta["grounding"].items() if k != "salvaged"
+    }
+    assert harness.meta["grounding"]["supported"]["items"] > 0
+
+
 def test_a_title_given_apart_is_the_headline(seed_text: str) -> None:
     summary = summarize(seed_text, title="Trump and Putin agree to talks")
     assert summary.key_summary.headline == "Trump and Putin agree to talks"
@@ -115,16 +153,6 @@ def test_the_cli_default_needs_no_key_and_no_model(tmp_path: Path) -> None:
     summary = ArticleSummary.model_validate_json(proc.stdout)
     assert summary.meta["model"] == "rules"
     assert "embedded model" not in proc.stderr  # no model notice: none is used
-
-
-def _copy_dataset(tmp_path: Path, ids: list[str]) -> Path:
-    data = tmp_path / "data"
-    for sub in ("articles", "golden"):
-        (data / sub).mkdir(parents=True)
-    for i in ids:
-        shutil.copy(DATASET / "articles" / f"{i}.txt", data / "articles")
-        shutil.copy(DATASET / "golden" / f"{i}.json", data / "golden")
-    return data
 
 
 def test_eval_baseline_writes_grounded_candidates_that_score_like_a_model(
@@ -167,7 +195,7 @@ def test_a_run_below_the_floor_says_so_and_the_floor_gate_fails(
     """A candidate that is worse than copying the lead: reported plainly; with
     --gate-floor the eval fails (exit 50)."""
     ids = ["003-merkel-georgia-nato-russian-withdrawal", "017-buffon-psg-one-year-contract"]
-    data = _copy_dataset(tmp_path, ids)
+    data = copy_dataset(tmp_path / "data", ids)
     poor = tmp_path / "poor"
     poor.mkdir()
     for i in ids:
@@ -215,3 +243,23 @@ def test_the_shipped_default_beats_the_lead_floor_on_the_whole_dataset(tmp_path:
     for section in SECTIONS:
         assert agg["sections"][section] > floor["sections"][section], section
     assert agg["sections"]["grounding"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["eval", "baseline", "lead", "--dataset", str(DATASET)],
+        ["eval", "run", "--dataset", str(DATASET)],
+    ],
+    ids=["baseline", "run"],
+)
+@pytest.mark.parametrize("out", ["/proc/summarizer-nope", "/sys/summarizer-nope/x"])
+def test_an_out_folder_that_cannot_be_made_is_a_configuration_error(
+    command: list[str], out: str
+) -> None:
+    """Checked before any work, one line and exit 20 (was an internal error)."""
+    result = CliRunner().invoke(app, [*command, "--limit", "1", "--out", out])
+    assert result.exit_code == ConfigurationError.exit_code, result.output
+    assert "Traceback" not in result.output
+    assert out in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -49,7 +49,7 @@ from summarizer.backends.base import Backend, CallStats, Composer, Messages
 from summarizer.contract import ArticleSummary
 from summarizer.contract.llm_schema import Limits, llm_json_schema, over_bounds
 from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
-from summarizer.grounding import Grounder, GroundingReport, quote_candidates
+from summarizer.grounding import Grounder, GroundingReport, ground_composed, quote_candidates
 from summarizer.redact import one_line
 
 _MODES = {
@@ -164,11 +164,17 @@ def response_model(
 class Extraction:
     """A validated summary plus how it was obtained."""
 
-    summary: LLMArticleSummary
+    summary: ArticleSummary
     stats: CallStats
     report: GroundingReport
     salvaged: bool = False
     last_error: str | None = None
+
+    def public(self) -> ArticleSummary:
+        """The summary as the public class (a model's answer arrives as the
+        response model's subclass, which callers never see)."""
+        s = self.summary
+        return s.to_public() if isinstance(s, LLMArticleSummary) else s
 
 
 def completion_text(completion: Any) -> str | None:
@@ -298,28 +304,29 @@ class Extractor:
         return Extraction(summary, stats, grounder.report)
 
     def _composed(self, data: dict[str, Any], grounder: Grounder, stats: CallStats) -> Extraction:
-        """A composed summary through the model's checks, with the drop policy: the
-        same input gives the same answer, so there is nobody to re-ask."""
-        dropping = Grounder(grounder.aligner.text, policy="drop")
+        """A composed summary through the checks every composed summary gets
+        (:func:`~summarizer.grounding.ground_composed`). The prompt's limits do not
+        apply: no model reads the prompt."""
         try:
-            summary = response_model(self.limits).model_validate(
-                data, context=GroundingContext(dropping), strict=False
-            )
+            summary = ArticleSummary.model_validate(data, strict=False)
+            report = ground_composed(summary, grounder.aligner.text, author=self.backend.model)
         except ValidationError as e:
             raise InvalidOutputError(
                 f"{self.backend.model} composed an invalid summary: {one_line(str(e))}",
                 meta=stats.as_meta(),
             ) from e
+        except InvalidOutputError as e:
+            raise _with_stats(e, stats) from None
         finally:
             stats.latency_s = time.perf_counter() - stats.started
-        if self.strict and dropping.report.dropped:
-            first = dropping.report.dropped[0]
+        if self.strict and report.dropped:
+            first = report.dropped[0]
             raise UngroundedError(
-                f"--strict: {len(dropping.report.dropped)} item(s) lack support in the "
+                f"--strict: {len(report.dropped)} item(s) lack support in the "
                 f"article; first: {first.section}: {first.reason}",
                 meta=stats.as_meta(),
             )
-        return Extraction(summary, stats, dropping.report)
+        return Extraction(summary, stats, report)
 
     def _recover(self, exc: Exception, grounder: Grounder, stats: CallStats) -> Extraction:
         """Turn an exhausted re-ask loop into a salvaged summary or a clear error."""

@@ -44,6 +44,21 @@ class ExtractiveBackend:
                 f"--model {ref}: no such method; choose {RULES} or one of "
                 + ", ".join(f"{PROVIDER}/{m}" for m in METHODS if m != RULES)
             )
+        ignored = [
+            flag
+            for flag, value in (
+                ("--prompt", settings.prompt),
+                ("--mode", settings.mode),
+                ("--temperature", settings.temperature),
+                ("--max-tokens", settings.max_tokens),
+            )
+            if value is not None
+        ]
+        if ignored:
+            raise ConfigurationError(
+                f"--model {ref} calls no model, so {', '.join(ignored)} would be ignored; "
+                "drop them or choose a model (a prompt can also come from SUMMARIZER_PROMPT)"
+            )
         self.settings = settings
         self.method = name
         self.model = str(ref)

@@ -7,10 +7,10 @@ candidates like ``eval run`` writes a model's, and ``eval run``/``eval score`` c
 the ``lead`` floor on the same articles and put it in every report.
 
 The methods run here directly (milliseconds an article, and no model SDK to import, so
-``eval score`` stays fast) with the checks a model's answer gets: sizes, then every
-quote located and every item's support checked, with the drop policy (a rule gives the
-same answer twice, so nobody is re-asked). Summaries are cached under the method's
-code version like model answers.
+``eval score`` stays fast) through the same checks as ``--model baseline/NAME``
+(:func:`~summarizer.grounding.ground_composed`: sizes, every quote located, every
+item's support checked, the drop policy) and with the same ``meta["grounding"]``.
+Summaries are cached under the method's code version like model answers.
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ from typing import Any
 from summarizer._version import __version__
 from summarizer.cache import ResponseCache, cache_key
 from summarizer.contract import SCHEMA_VERSION, ArticleSummary, contract_warnings
-from summarizer.contract.llm_schema import over_bounds
 from summarizer.errors import ConfigurationError
 from summarizer.evals.goldens import GoldenCase, article_text
 from summarizer.evals.runs import write_candidate
 from summarizer.extractive import code_version
 from summarizer.extractive.methods import BASELINES, METHOD_SECTIONS
-from summarizer.grounding import Grounder
+from summarizer.grounding import ground_composed
 from summarizer.redact import one_line
 
 #: The baseline every report shows as the floor.
@@ -70,11 +69,7 @@ def baseline_summary(
         summary.meta["cache"] = {"hit": True, "key": key}
         return summary
     summary = BASELINES[name](text, title=title)
-    if problem := over_bounds(summary):
-        raise AssertionError(f"baseline {name} broke its own bounds: {problem}")
-    grounder = Grounder(text, policy="drop")
-    grounder.apply(summary)
-    report = grounder.report
+    report = ground_composed(summary, text, author=f"baseline/{name}")
     summary.meta = {
         "summarizer_version": __version__,
         "schema_version": SCHEMA_VERSION,
@@ -82,12 +77,7 @@ def baseline_summary(
         "source": source,
         "model": f"baseline/{name}",
         "method": {"name": name, "model_calls": 0, "sections": METHOD_SECTIONS[name]},
-        "grounding": {
-            "quotes_total": report.quotes_total,
-            "quotes_grounded": report.quotes_grounded,
-            "dropped": [d.as_dict() for d in report.dropped],
-            "fixes": report.fixes,
-        },
+        "grounding": report.as_meta(),
         "warnings": contract_warnings(summary),
     }
     if cache is not None:
