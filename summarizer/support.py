@@ -25,7 +25,11 @@ evidence (the 24 injured are in the sentence after the shots).
 * **status and polarity words**: a claim that says "president-elect", "former",
   "acting" ... or a negation ("not", "never", "without") needs the same word (for a
   negation: any negation or refusal) in its evidence; these flip a claim's truth
-  while changing one word, which a share-of-words rule cannot see;
+  while changing one word, which a share-of-words rule cannot see. The other way
+  round too: a claim without a negation must not state what its evidence negates
+  ("agreed to talks" from "has not agreed to talks": the negated word and the one
+  after it), unless the evidence's negation sits in a condition ("if ... failed to")
+  or the claim reports an attempt or a contrast ("tried to", "rather than");
 * **content words**: at least :data:`MIN_COVERAGE` of the claim's other content-word
   stems (:func:`summarizer.similarity.stems`, its synonym table included; stems of 4
   letters or more of which one starts the other count: "agreed"/"agreement") are in
@@ -216,13 +220,72 @@ def check_support(
 
 class _Facts(NamedTuple):
     """What the enforced rules read of a quote's sentence: its numbers, its words
-    (lowercased) and whether it negates or refuses. Far cheaper than
-    :class:`~summarizer.quotes.Quotes` (no tokens kept, no name forms, no stems),
-    and cached by sentence: it runs on every answer."""
+    (lowercased), whether it negates or refuses, and the words it negates. Far
+    cheaper than :class:`~summarizer.quotes.Quotes` (no tokens kept, no name forms,
+    no stems), and cached by sentence: it runs on every answer."""
 
     numbers: frozenset[float]
     words: frozenset[str]
     negated: bool
+    negated_words: frozenset[tuple[str, str | None]]
+
+
+# Between a negation and the word it negates: "has not yet agreed", "refused to
+# agree", "denied that she had promised".
+_NEGATION_GAP = frozenset(
+    "to be been being have has had that she he they it we i you yet even also ever "
+    "so a an the any its their his her formally publicly".split()
+)
+
+
+def _negates(word: str) -> bool:
+    return word in NEGATIONS or word.endswith("n't") or word.startswith(NEGATING)
+
+
+_CONDITIONAL = frozenset({"if", "unless", "whether", "should"})
+
+
+def _content_after(lowered: list[str], i: int) -> int | None:
+    """The index of the first word after ``i`` that is not a gap word, within five."""
+    for j in range(i + 1, min(i + 6, len(lowered))):
+        if lowered[j] not in _NEGATION_GAP:
+            return j
+    return None
+
+
+def _negated_words(lowered: list[str]) -> frozenset[tuple[str, str | None]]:
+    """What the sentence says did not happen: each negation's first content word and
+    the content word after that ("has not agreed to talks" -> ("agreed", "talks")).
+    A negation in a condition ("if Russia failed to implement") asserts nothing."""
+    out: set[tuple[str, str | None]] = set()
+    for i, w in enumerate(lowered):
+        if not _negates(w) or _CONDITIONAL.intersection(lowered[max(0, i - 6) : i]):
+            continue
+        j = _content_after(lowered, i)
+        if j is None or _negates(lowered[j]):
+            continue
+        k = _content_after(lowered, j)
+        out.add((lowered[j], lowered[k] if k is not None else None))
+    return frozenset(out)
+
+
+# A claim that reports an attempt or a contrast ("tried to free", "rather than a
+# military solution") does not state that the thing happened.
+_NOT_ASSERTED = frozenset({"tried", "try", "tries", "attempted", "sought", "than", "instead"})
+
+
+def _states_negated(lowered: list[str], negated: frozenset[tuple[str, str | None]]) -> int | None:
+    """The index of a claim word that its evidence negates, with the word after it
+    in the evidence close behind in the claim; ``None`` if there is none."""
+    for i, w in enumerate(lowered):
+        if len(w) < 4 or _NOT_ASSERTED.intersection(lowered[max(0, i - 3) : i]):
+            continue
+        for word, after in negated:
+            if not _has_form(w, frozenset((word,))):
+                continue
+            if after is None or _has_form(after, frozenset(lowered[i + 1 : i + 5])):
+                return i
+    return None
 
 
 @lru_cache(maxsize=4096)
@@ -235,7 +298,9 @@ def _facts(text: str) -> _Facts:
         or "n\u2019t" in text
         or any(w.startswith(NEGATING) for w in words)
     )
-    return _Facts(frozenset(v for v, _, _ in numbers_in(lowered)), words, negated)
+    return _Facts(
+        frozenset(v for v, _, _ in numbers_in(lowered)), words, negated, _negated_words(lowered)
+    )
 
 
 def _has_form(key: str, words: frozenset[str]) -> bool:
@@ -261,6 +326,7 @@ def contradictions(claim: str, quotes: Sequence[str]) -> Support:
     numbers = frozenset().union(*(f.numbers for f in facts))
     words = frozenset().union(*(f.words for f in facts))
     negated = any(f.negated for f in facts)
+    negated_words = frozenset().union(*(f.negated_words for f in facts))
     small = any(v <= 10 for v in numbers)
     missing: list[tuple[int, str]] = []
     failed: set[str] = set()
@@ -282,6 +348,13 @@ def contradictions(claim: str, quotes: Sequence[str]) -> Support:
             failed.add("status")
         elif tok.lower in NEGATIONS and not negated:
             missing.append((i, tok.text))
+            failed.add("negation")
+    if negated_words and not any(_negates(w) for w in lowered):
+        # The other way round: the claim states what its evidence says did not
+        # happen ("agreed to talks" from "has not agreed to talks").
+        at = _states_negated(lowered, negated_words)
+        if at is not None:
+            missing.append((at, tokens[at].text))
             failed.add("negation")
     lacking = tuple(dict.fromkeys(w for _, w in sorted(missing)))
     return Support(not failed, 1.0, lacking, tuple(sorted(failed)))

@@ -265,3 +265,48 @@ def test_version_numbers_and_addresses_are_numbers_that_never_raise(token: str) 
     other = check_support(f"Version {token} was released.", ["They released version 9."])
     assert not other.supported
     assert "number" in other.failed
+
+
+@pytest.mark.parametrize(
+    ("claim", "quote"),
+    [
+        ("Mary Jones agreed to cut taxes", "Mary Jones refused to agree to cut taxes."),
+        ("Jones agreed to meet the union", "Jones has not agreed to meet the union."),
+        ("Jones promised to resign by March", "Jones denied that she had promised to resign."),
+        ("The ceasefire held overnight", "The ceasefire never held overnight, officials said."),
+    ],
+)
+def test_a_claim_that_drops_its_evidence_s_negation_is_unsupported(claim: str, quote: str) -> None:
+    """Found by a review: the negation rule only looked one way (a negation in the
+    claim must be in the evidence); a claim stating what its evidence says did not
+    happen passed."""
+    from summarizer.support import contradictions
+
+    support = contradictions(claim, [quote])
+    assert not support.supported
+    assert support.failed == ("negation",)
+
+
+@pytest.mark.parametrize(
+    ("claim", "quote"),
+    [
+        # a condition asserts nothing
+        ("EU warned of consequences unless Russia fully implements the plan",
+         "The EU warned of consequences if Russia failed to fully implement the plan."),
+        # an attempt, a contrast
+        ("Two passengers tried to free the pilot", "The passengers were unable to free him."),
+        ("Turkey should seek a diplomatic rather than military solution",
+         "It called for a diplomatic solution and not a military solution."),
+        # the negated word followed by something else
+        ("Workers prepare to defend their factory",
+         "The governor would be culpable in failing to defend the workers."),
+        # the claim keeps the negation
+        ("Jones has not agreed to meet the union", "Jones has not agreed to meet the union."),
+    ],
+)  # fmt: skip
+def test_a_negation_elsewhere_in_the_evidence_is_not_a_contradiction(
+    claim: str, quote: str
+) -> None:
+    from summarizer.support import contradictions
+
+    assert contradictions(claim, [quote]).supported
