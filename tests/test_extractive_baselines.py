@@ -138,8 +138,12 @@ def test_without_a_title_the_headline_is_the_first_sentence_cut_to_15_words() ->
     headline = summarize_lead(article).key_summary.headline
     assert headline == (
         "Fisheries ministers from Norway and Iceland agreed on Tuesday to share the "
-        "mackerel quota between"
+        "mackerel quota between…"
+    )  # cut, and marked as cut
+    short = summarize_lead(
+        "Norway and Iceland agreed on Tuesday to share the quota. Fishermen cheered."
     )
+    assert short.key_summary.headline == "Norway and Iceland agreed on Tuesday to share the quota"
 
 
 def test_lead_takes_the_first_sentences_in_order() -> None:

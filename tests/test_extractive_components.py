@@ -248,3 +248,14 @@ def test_dataset_articles_grounded_and_within_bounds(path: Path) -> None:
         assert set(q.actors) <= names
         assert len(q.actors) <= _LIST_BOUNDS[("OpenQuestion", "actors")][1]
         _check_evidence(article, q.evidence)
+
+
+def test_an_action_cut_mid_clause_is_marked_as_cut() -> None:
+    text = (
+        "Senator Mary Jones spoke on Monday. Senator Mary Jones pledged to spend the new "
+        "money on roads, bridges, schools, hospitals, parks, libraries, ports, railways, "
+        "airports and housing in the north of the country over the next ten years."
+    )
+    (found,) = _commitments(text)
+    assert found[1].endswith("…")
+    assert found[1].startswith("pledged to spend the new money on roads")

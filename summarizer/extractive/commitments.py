@@ -165,9 +165,11 @@ def _action(text: str, keep_cue: bool, cue: str) -> str:
     """A short verb phrase from the cue to the end of its clause."""
     end = _CLAUSE_END.search(text)
     body = text[: end.start()] if end else text
-    words = body.split()[:_MAX_ACTION_WORDS]
-    phrase = " ".join(words).strip(" ,;\"“”‘’'.")
+    words = body.split()
+    phrase = " ".join(words[:_MAX_ACTION_WORDS]).strip(" ,;\"“”‘’'.")
     phrase = re.sub(r"[\"“”]", "", phrase)
+    if len(words) > _MAX_ACTION_WORDS:
+        phrase += "…"  # cut mid-clause: say so
     if keep_cue:
         phrase = f"{cue} {phrase}".strip()
     return phrase

@@ -75,9 +75,9 @@ def headline(article: str, first: Sentence | None, title: str | None = None) -> 
         return cut_chars(cut_words(one_line(title), HEADLINE_WORDS), HEADLINE_CHARS)
     if first is None:
         return ""
-    words = one_line(first.text).split()
-    text = " ".join(words[:HEADLINE_WORDS])
-    return cut_chars(re.sub(r"[\s,;:—–.-]+$", "", text), HEADLINE_CHARS)
+    # Cut, it says so (an ellipsis): a headline that stops mid-clause reads as complete.
+    text = cut_words(re.sub(r"[\s,;:—–.-]+$", "", one_line(first.text)), HEADLINE_WORDS)
+    return cut_chars(text, HEADLINE_CHARS)
 
 
 def summary_text(chosen: Sequence[Sentence]) -> str:
