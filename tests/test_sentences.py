@@ -117,3 +117,22 @@ def test_quote_is_cut_at_forty_words_and_stays_an_exact_span() -> None:
     assert len(ev.quote.split()) == 40
     assert ev.quote.endswith("W39")  # the trailing comma is not part of the quote
     assert ev.alignment == "exact"
+
+
+def test_one_splitter_for_every_part() -> None:
+    """The rules' sentences and the spans the support checks, chunking and merging read
+    are the same (there were two splitters, which disagreed on "U.S. officials")."""
+    from summarizer.text import sentence_spans
+
+    text = (
+        "U.S. officials met on Feb. 12 with Mr. Putin. The talks ended at 5 p.m. The "
+        'report notes, "Warming is likely [...] No other explanation fits." He left.'
+    )
+    rules = [(s.start, s.end) for s in split_sentences(text)]
+    assert rules == sentence_spans(text)
+    assert [text[a:b] for a, b in rules] == [
+        "U.S. officials met on Feb. 12 with Mr. Putin.",
+        "The talks ended at 5 p.m.",
+        'The report notes, "Warming is likely [...] No other explanation fits."',
+        "He left.",
+    ]
