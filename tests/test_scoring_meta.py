@@ -101,3 +101,23 @@ def test_each_degradation_scores_lower_where_it_damages(case_id: str, variant: s
         for section in sections:
             assert damaged[section] < clean[section] - MARGIN, (section, damaged, clean)
         assert _score(case_id, variant)["score"] < _score(case_id, paraphrase)["score"]
+
+
+def test_grounding_checks_offsets_not_only_the_quote_text() -> None:
+    """A quote whose offsets point elsewhere claims a false location: not grounded,
+    even though its text is in the article (found by a review). Without offsets the
+    text alone decides."""
+    case_id = "000-seed-trump-putin-call"
+    raw = json.loads((DATASET / "golden" / f"{case_id}.json").read_text(encoding="utf-8"))
+    text = (DATASET / "articles" / f"{case_id}.txt").read_text(encoding="utf-8")
+    golden = ArticleSummary.model_validate(raw)
+    moved = golden.model_copy(deep=True)
+    first = moved.evidence()[0]
+    first.start, first.end = first.start + 1, first.end + 1  # type: ignore[operator]
+    grounding = score_summary(golden, moved, text, raw)["sections"]["grounding"]
+    assert grounding["wrong_offsets"] == 1
+    assert grounding["verbatim"] == grounding["quotes"] - 1
+    bare = golden.model_copy(deep=True)
+    for ev in bare.evidence():
+        ev.start = ev.end = None
+    assert score_summary(golden, bare, text, raw)["sections"]["grounding"]["score"] == 1.0

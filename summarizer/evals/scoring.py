@@ -33,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from summarizer.alignment import Aligner, evidence_spans
 from summarizer.contract.models import Actor, ArticleSummary, Evidence
-from summarizer.grounding import Aligner, evidence_spans
 from summarizer.item_support import SupportChecker, support_rate
 from summarizer.similarity import ActorNames, dice, span_overlap, stems
 
@@ -283,13 +283,25 @@ def score_summary(
     )  # fmt: skip
     sections["open_questions"] = {"score": questions.f1, **questions.as_dict()}
 
-    # Grounding: the share of candidate quotes that are verbatim in the article.
-    quotes = [ev.quote for ev in candidate.evidence()]
-    verbatim = sum(1 for q in quotes if q and q in article)
+    # Grounding: the share of candidate quotes that are verbatim in the article at
+    # the offsets they give. Offsets that point elsewhere claim a location that is
+    # false, so such a quote is not grounded even if its text is somewhere in the
+    # article; a quote with no offsets is grounded if its text is there (a reader
+    # can still find it).
+    evidence = candidate.evidence()
+    verbatim = wrong_offsets = 0
+    for ev in evidence:
+        if not ev.quote or ev.quote not in article:
+            continue
+        if ev.start is not None and ev.end is not None and article[ev.start : ev.end] != ev.quote:
+            wrong_offsets += 1
+            continue
+        verbatim += 1
     sections["grounding"] = {
-        "score": verbatim / len(quotes) if quotes else 0.0,
-        "quotes": len(quotes),
+        "score": verbatim / len(evidence) if evidence else 0.0,
+        "quotes": len(evidence),
         "verbatim": verbatim,
+        "wrong_offsets": wrong_offsets,
     }
 
     for section in sections.values():
