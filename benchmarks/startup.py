@@ -50,15 +50,15 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("prompts list", ["prompts", "list"]),
     ("prompts show summarize@v1", ["prompts", "show", "summarize@v1"]),
     ("exit-codes", ["exit-codes"]),
-    ("eval check evals/wikinews", ["eval", "check", "evals/wikinews"]),
+    ("eval check evals/wikinews", ["eval", "check", "-d", "evals/wikinews"]),
     (
         "eval score, 1 article",
-        ["eval", "score", "--golden", ONE_CASE, "--candidates", f"{ONE_CASE}/golden"],
+        ["eval", "score", "-d", ONE_CASE, "--candidates", f"{ONE_CASE}/golden"],
     ),
     ("cache stats", ["cache", "stats"]),
     (
         "eval score evals/wikinews, 33 articles",
-        ["eval", "score", "--golden", "evals/wikinews", "--candidates", "evals/wikinews/golden"],
+        ["eval", "score", "-d", "evals/wikinews", "--candidates", "evals/wikinews/golden"],
     ),
 ]
 CASE = "000-seed-trump-putin-call"

@@ -5,15 +5,17 @@ The tree (exit codes in brackets)::
     SummarizerError [1]
     ├── InputError
     │   ├── EmptyInputError [10]          empty or whitespace-only article
-    │   ├── InputNotFoundError [11]       no such file
+    │   ├── InputNotFoundError [11]       no such file, or it cannot be read
     │   ├── InputIsDirectoryError [12]    a directory where a file was expected
     │   ├── InputDecodeError [13]         binary or non-UTF-8 bytes
     │   ├── ArticleTooLongError [14]      over the model's context budget
     │   ├── DatasetError [15]             an eval dataset or golden file is invalid
     │   │   ├── BaselineError [51]        the --baseline report is unreadable or lacks the
     │   │   │                             overall and per-section scores
-    │   │   └── EmptyEvalError [52]       an eval selected nothing: no articles, or an
-    │   │                                 --only id that is not in the dataset
+    │   │   ├── EmptyEvalError [52]       an eval selected nothing: no articles, or an
+    │   │   │                             --only id that is not in the dataset
+    │   │   └── MissingCandidatesError [53] `eval score`: selected articles have no
+    │   │                                 candidate file (--allow-missing scores the rest)
     │   ├── NoArticleTextError [16]       an HTML page with no article text in it
     │   ├── FetchError [17]               a URL could not be fetched: DNS, refused,
     │   │   │                             timeout, too many redirects
@@ -79,7 +81,7 @@ class EmptyInputError(InputError):
 
 
 class InputNotFoundError(InputError):
-    """No such file."""
+    """An input file does not exist or cannot be read (no permission, a path through a file)."""
 
     exit_code = 11
 
@@ -118,6 +120,16 @@ class EmptyEvalError(DatasetError):
     """An eval selected nothing: no articles, or an --only id not in the dataset."""
 
     exit_code = 52
+
+
+class MissingCandidatesError(DatasetError):
+    """Eval score: no candidate file for some selected articles (see --allow-missing).
+
+    The others are scored and reported, with the missing ones listed, before this is
+    raised: a mean over fewer articles than selected must not pass for the dataset's.
+    """
+
+    exit_code = 53
 
 
 class NoArticleTextError(InputError):

@@ -39,7 +39,7 @@ def test_golden_file_passes_the_checks(case_id: str) -> None:
 
 
 def test_eval_check_command() -> None:
-    result = runner.invoke(app, ["eval", "check", str(DATASET)])
+    result = runner.invoke(app, ["eval", "check", "--dataset", str(DATASET)])
     assert result.exit_code == 0, result.stdout
     assert "33/33 golden files pass" in result.stdout
 
@@ -72,32 +72,39 @@ def test_score_unseen_directory_and_gate(tmp_path: Path) -> None:
     report, page = tmp_path / "report.json", tmp_path / "report.html"
     result = runner.invoke(
         app,
-        ["eval", "score", "--golden", str(data), "--candidates", str(cands),
+        ["eval", "score", "--dataset", str(data), "--candidates", str(cands),
          "--report", str(report), "--html", str(page)],
     )  # fmt: skip
     assert result.exit_code == 0, result.stdout
     doc = json.loads(report.read_text())
-    assert set(doc) == {"articles", "aggregate", "run", "floor", "below_floor"}
+    assert set(doc) == {"articles", "aggregate", "run", "floor", "below_floor", "missing"}
+    assert doc["missing"] == []
     assert set(doc["articles"]) == set(ids)
     assert doc["aggregate"]["score"] == 1.0
     assert {"prompt", "model", "dataset", "timestamp"} <= set(doc["run"])
     assert '<mark class="gc">' in page.read_text()
 
-    # One candidate goes missing, one is broken: both score 0, nothing else is lost.
+    # One candidate goes missing (not scored, listed), one is broken (scores 0): the
+    # drop fails the gate (exit 50), which says the missing one too.
     (cands / f"{ids[0]}.json").unlink()
     (cands / f"{ids[1]}.json").write_text("{not json", encoding="utf-8")
     worse = tmp_path / "worse.json"
     result = runner.invoke(
         app,
-        ["eval", "score", "--golden", str(data), "--candidates", str(cands),
+        ["eval", "score", "--dataset", str(data), "--candidates", str(cands),
          "--report", str(worse), "--baseline", str(report), "--max-drop", "0.05"],
     )  # fmt: skip
     assert result.exit_code == 50
+    assert "(also: 1 selected article(s) have no candidate)" in result.stderr
     doc = json.loads(worse.read_text())
-    assert doc["articles"][ids[0]]["error"] == "no candidate file"
+    assert doc["missing"] == [ids[0]]
+    assert ids[0] not in doc["articles"]
     assert doc["articles"][ids[1]]["error"].startswith("invalid candidate")
     assert doc["articles"][ids[2]]["score"] == 1.0
-    assert doc["aggregate"]["errors"] == 2
+    assert doc["aggregate"]["errors"] == 1
+    assert (doc["aggregate"]["articles"], doc["aggregate"]["missing"]) == (2, 1)
+    assert doc["baseline"]["passed"] is False
+    assert doc["baseline"]["regressions"] == [ids[1]]
 
 
 def test_eval_run_uses_the_cache(
@@ -158,7 +165,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     result = runner.invoke(
         app,
-        ["eval", "score", "--golden", str(data), "--candidates", str(cands), "--html", str(page)],
+        ["eval", "score", "--dataset", str(data), "--candidates", str(cands), "--html", str(page)],
     )
     assert result.exit_code == 0, result.stdout
     shot = tmp_path / "shot.png"
@@ -192,7 +199,7 @@ def test_score_the_full_set(tmp_path: Path) -> None:
     report = tmp_path / "full.json"
     result = runner.invoke(
         app,
-        ["eval", "score", "--golden", str(DATASET), "--candidates", str(DATASET / "golden"),
+        ["eval", "score", "--dataset", str(DATASET), "--candidates", str(DATASET / "golden"),
          "--report", str(report)],
     )  # fmt: skip
     assert result.exit_code == 0, result.stdout

@@ -289,7 +289,7 @@ def test_eval_dataset_with_a_saved_page(tmp_path: Path, fake_openai: FakeOpenAI)
     }
     (data / "golden" / "bridge.json").write_text(json.dumps(golden), encoding="utf-8")
     runner = CliRunner()
-    check = runner.invoke(app, ["eval", "check", str(data)])
+    check = runner.invoke(app, ["eval", "check", "-d", str(data)])
     assert check.exit_code == 0, check.stdout
     assert "1/1 golden files pass" in check.stdout
     fake_openai.queue(summary_reply(golden))

@@ -16,7 +16,7 @@ from summarizer import ArticleSummary, Settings, Summarizer, summarize
 from summarizer.backends import backend_for
 from summarizer.backends.extractive import ExtractiveBackend
 from summarizer.cli import app
-from summarizer.errors import ConfigurationError
+from summarizer.errors import ConfigurationError, InvalidOutputError
 from tests.conftest import DATASET, ROOT, SEED, copy_dataset
 
 SECTIONS = ("key_summary", "actors", "commitments", "open_questions")
@@ -53,12 +53,12 @@ def test_no_model_configured_means_the_rules_and_no_model_is_loaded(
     assert set(meta["method"]["sections"]) == set(SECTIONS)
     assert all(v.startswith("rules:") for v in meta["method"]["sections"].values())
     assert meta["attempts"]["responses"] == 0  # nothing was asked of any model
-    # ... and, in a fresh process, llama.cpp is never imported (no model is loaded)
+    # ... and, in a fresh process, neither llama.cpp nor a model SDK is imported
     code = (
         "import sys, pathlib\nfrom summarizer import summarize\n"
         "s = summarize(pathlib.Path(sys.argv[1]).read_text(encoding='utf-8'))\n"
         "assert s.meta['model'] == 'rules'\n"
-        "print('llama_cpp' in sys.modules)\n"
+        "print(sorted(m for m in ('llama_cpp', 'openai', 'instructor') if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(SEED)],
@@ -66,7 +66,7 @@ def test_no_model_configured_means_the_rules_and_no_model_is_loaded(
         env={"PATH": "/usr/bin:/bin", "SUMMARIZER_CACHE_DIR": str(tmp_path / "c")},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "[]"  # no model, no SDK: nothing to ask
     assert summary.actors
     assert {c.actor for c in summary.commitments} <= {a.name for a in summary.actors}
 
@@ -173,7 +173,7 @@ def test_eval_baseline_writes_grounded_candidates_that_score_like_a_model(
     report = tmp_path / "lead.json"
     scored = CliRunner().invoke(
         app,
-        ["eval", "score", "--golden", str(DATASET), "--candidates", str(out),
+        ["eval", "score", "-d", str(DATASET), "--candidates", str(out),
          "--report", str(report)],
     )  # fmt: skip
     assert scored.exit_code == 0, scored.output
@@ -213,7 +213,7 @@ def test_a_run_below_the_floor_says_so_and_the_floor_gate_fails(
             },
         }  # fmt: skip
         (poor / f"{i}.json").write_text(json.dumps(summary), encoding="utf-8")
-    args = ["eval", "score", "--golden", str(data), "--candidates", str(poor),
+    args = ["eval", "score", "-d", str(data), "--candidates", str(poor),
             "--report", str(tmp_path / "r.json")]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output  # reported, not gated by default
@@ -263,3 +263,11 @@ def test_an_out_folder_that_cannot_be_made_is_a_configuration_error(
     assert "Traceback" not in result.output
     assert out in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", ["hello", "Hello world", "Obama."])
+def test_a_text_with_no_sentence_to_quote_is_an_error_not_an_empty_summary(text: str) -> None:
+    """An empty summary with exit 0 reads as success (found by a review)."""
+    result = CliRunner().invoke(app, ["summarize", "-"], input=text)
+    assert result.exit_code == InvalidOutputError.exit_code, result.output
+    assert "nothing to summarize" in result.output

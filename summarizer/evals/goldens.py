@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from summarizer.alignment import Aligner
 from summarizer.contract import ArticleSummary, contract_warnings
 from summarizer.errors import (
     DatasetError,
@@ -26,7 +27,6 @@ from summarizer.errors import (
     InputNotFoundError,
     SummarizerError,
 )
-from summarizer.grounding import Aligner
 from summarizer.inputs.read import decode, read_article
 
 SECTIONS = ("actors", "commitments", "open_questions")
@@ -51,28 +51,44 @@ def dataset_ids(root: Path) -> list[str]:
         raise InputNotFoundError(f"{articles}: cannot list the folder: {e.strerror}") from e
 
 
-def select_ids(root: Path, only: list[str] | None, *, need_golden: bool = False) -> list[str]:
-    """The dataset's ids, or those ``only`` names; refuses to select nothing.
+def select_ids(
+    root: Path,
+    only: list[str] | None,
+    *,
+    limit: int | None = None,
+    need_golden: bool = False,
+) -> list[str]:
+    """The ids every eval command works on: the dataset's articles in id order, those
+    ``only`` names if given, the first ``limit`` of them; with ``need_golden``, then
+    those with a golden file. Refuses to select nothing.
 
+    The same ``only`` and ``limit`` select the same articles in every command, so that
+    ``eval baseline --limit 5`` writes the candidates ``eval score --limit 5`` expects.
     An ``only`` id with no article is an error, not a silent skip: a typo would
     otherwise check (or gate on) fewer files than asked, or none.
     """
+    if limit is not None and limit < 1:
+        raise EmptyEvalError(f"{root}: --limit {limit}: expected a number of articles from 1")
     ids = every = dataset_ids(root)
-    if only:
-        unknown = [i for i in dict.fromkeys(only) if i not in every]
+    if only is not None:
+        wanted = [i for i in dict.fromkeys(only) if i]
+        if not wanted:
+            raise EmptyEvalError(f"{root}: --only names no id (ids are comma-separated)")
+        unknown = [i for i in wanted if i not in every]
         if unknown:
             raise EmptyEvalError(
                 f"{root}: --only {', '.join(map(repr, unknown))}: no such article in "
                 f"{root / 'articles'} (ids are the file names without .txt/.html)"
             )
-        ids = [i for i in every if i in only]
+        ids = [i for i in every if i in wanted]
+    ids = ids[:limit]
     if need_golden:
         ids = [i for i in ids if (root / "golden" / f"{i}.json").is_file()]
     if ids:
         return ids
     if not every:
         raise EmptyEvalError(f"{root / 'articles'}: nothing to evaluate: no article files in it")
-    which = "the --only articles" if only else "any article"
+    which = "the selected articles" if only is not None or limit else "any article"
     raise EmptyEvalError(f"{root / 'golden'}: nothing to evaluate: no golden file for {which}")
 
 
@@ -244,7 +260,7 @@ def load_case(root: Path, case_id: str) -> GoldenCase:
         where = ".".join(map(str, err["loc"])) or "the top level"
         raise DatasetError(
             f"{path}: not a summary ({e.error_count()} problem(s); {where}: {err['msg']}); "
-            f"run `summarizer eval check {root}`"
+            f"run `summarizer eval check --dataset {root}`"
         ) from e
     # The scorer reads `required` flags from the raw lists, which may be left out.
     raw.setdefault("key_summary", {}).setdefault("key_points", [])

@@ -3,11 +3,15 @@
 The report is plain JSON so CI can keep it as a baseline::
 
     {"articles": {"<id>": {"score": f, "sections": {...}}},
-     "aggregate": {"score": f, "sections": {"<section>": f}, ...},
-     "run": {"prompt", "model", "dataset", "timestamp", ...}}
+     "aggregate": {"score": f, "sections": {"<section>": f}, "missing": n, ...},
+     "missing": ["<id>", ...],
+     "run": {"prompt", "model", "dataset", "timestamp", ...},
+     "baseline": {...}}            # with --baseline: see compare_to_baseline
 
-A candidate that is missing or broken scores 0 for its article, with the reason, and
-never stops the other articles from being scored.
+A broken candidate scores 0 for its article, with the reason, and never stops the other
+articles from being scored. A candidate file that is not there at all is not scored:
+``eval score`` lists it in ``missing`` (a mean over the other articles would pass for
+the dataset's otherwise).
 """
 
 from __future__ import annotations
@@ -113,16 +117,25 @@ def _mean_supported(articles: dict[str, dict[str, Any]]) -> float | None:
     return round(sum(rates) / len(rates), 4) if rates else None
 
 
+def missing_candidates(candidates: Path, ids: list[str]) -> list[str]:
+    """The ids with no ``candidates/<id>.json`` at all (a file that is there but
+    broken is scored 0 with the reason instead)."""
+    return [i for i in ids if not (candidates / f"{i}.json").exists()]
+
+
 def build_report(
     articles: dict[str, dict[str, Any]],
     run: dict[str, Any],
     floor: dict[str, Any] | None = None,
+    missing: list[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON report; ``floor`` (a no-model baseline's aggregate on the same
-    articles) goes in beside the run's, with where the run is below it."""
+    articles) goes in beside the run's, with where the run is below it. ``missing``
+    are selected articles with no candidate, left out of the scores and the means."""
     report: dict[str, Any] = {
         "articles": articles,
-        "aggregate": aggregate(articles),
+        "aggregate": aggregate(articles) | {"missing": len(missing or [])},
+        "missing": sorted(missing or []),
         "run": {"timestamp": datetime.now(UTC).isoformat(timespec="seconds"), **run},
     }
     if floor is not None:
@@ -142,6 +155,55 @@ def regressions(report: dict[str, Any], baseline: dict[str, Any], max_drop: floa
         if new is not None and old - new > max_drop:
             out.append(f"{section} {old:.3f} -> {new:.3f}")
     return out
+
+
+def compare_to_baseline(
+    report: dict[str, Any], baseline: dict[str, Any], path: Path, max_drop: float
+) -> dict[str, Any]:
+    """What the ``--baseline`` gate compared, for ``report["baseline"]``: the baseline's
+    means (and over how many articles), this run minus them (``delta``, overall and per
+    section), the gate's drops over ``max_drop`` (``drops``, as its message gives them)
+    and its verdict (``passed``), and per article: ``article_delta`` for every article
+    scored in both and ``regressions``, those that dropped more than ``max_drop``
+    (worst first).
+
+    ``baseline`` has passed :func:`load_report`, so its aggregate is sound; its
+    articles are read as far as they are numbers (an old or hand-made report may lack
+    them).
+    """
+    now, before = report["aggregate"], baseline["aggregate"]
+    old = baseline.get("articles")
+    old_scores = {
+        i: a["score"]
+        for i, a in (old.items() if isinstance(old, dict) else ())
+        if isinstance(a, dict) and _is_score(a.get("score"))
+    }
+    article_delta = {
+        i: round(a["score"] - old_scores[i], 4)
+        for i, a in sorted(report["articles"].items())
+        if i in old_scores
+    }
+    drops = regressions(report, baseline, max_drop)
+    return {
+        "path": str(path),
+        "max_drop": max_drop,
+        "aggregate": {
+            "score": before["score"],
+            "sections": {s: before["sections"][s] for s in SECTIONS},
+            "articles": before.get("articles") if isinstance(before.get("articles"), int) else None,
+        },
+        "delta": {
+            "score": round(now["score"] - before["score"], 4),
+            "sections": {s: round(now["sections"][s] - before["sections"][s], 4) for s in SECTIONS},
+        },
+        "drops": drops,
+        "passed": not drops,
+        "article_delta": article_delta,
+        "regressions": sorted(
+            (i for i, d in article_delta.items() if -d > max_drop),
+            key=lambda i: (article_delta[i], i),
+        ),
+    }
 
 
 def load_report(path: Path) -> dict[str, Any]:
@@ -167,28 +229,28 @@ def load_report(path: Path) -> dict[str, Any]:
     return baseline
 
 
+def _is_score(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 1
+    )
+
+
 def _missing_scores(data: Any) -> str:
     """What ``data`` lacks to be a baseline ("" when nothing)."""
-
-    def is_score(value: Any) -> bool:
-        return (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and 0 <= value <= 1
-        )
-
     if not isinstance(data, dict) or not isinstance(data.get("aggregate"), dict):
         return "no 'aggregate' object"
     agg = data["aggregate"]
     if "score" not in agg:
         return "no overall score ('aggregate.score')"
-    if not is_score(agg["score"]):
+    if not _is_score(agg["score"]):
         return f"'aggregate.score' is {agg['score']!r}, not a score from 0 to 1"
     sections = agg.get("sections")
     if not isinstance(sections, dict):
         return "no per-section scores ('aggregate.sections')"
-    bad = [s for s in SECTIONS if not is_score(sections.get(s))]
+    bad = [s for s in SECTIONS if not _is_score(sections.get(s))]
     if bad:
         return f"no score from 0 to 1 for section(s) {', '.join(bad)} in 'aggregate.sections'"
     return ""

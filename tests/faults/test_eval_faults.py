@@ -64,7 +64,7 @@ def _one_line_error(result: Result, code: int, *fragments: str) -> str:
 def _score(data: Path, *args: str, candidates: Path | None = None) -> Result:
     cands = candidates or data / "golden"  # the goldens as candidates: every score 1.0
     return runner.invoke(
-        app, ["eval", "score", "--golden", str(data), "--candidates", str(cands), *args]
+        app, ["eval", "score", "--dataset", str(data), "--candidates", str(cands), *args]
     )
 
 
@@ -195,7 +195,7 @@ def test_check_reports_an_unparsable_golden_and_checks_the_others(
 ) -> None:
     data = _dataset(tmp_path / "data")
     (data / "golden" / f"{IDS[1]}.json").write_bytes(content)
-    result = runner.invoke(app, ["eval", "check", str(data)])
+    result = runner.invoke(app, ["eval", "check", "--dataset", str(data)])
     _one_line_error(result, DATASET_ERROR, "1 golden file(s)", "fail the checks")
     out = result.stdout.splitlines()
     assert f"{IDS[0]}: ok" in out
@@ -221,7 +221,9 @@ def test_check_accepts_whole_number_float_offsets(tmp_path: Path, fill: bool) ->
     _set_first_offset(path, float)
     assert ".0,\n" in path.read_text("utf-8")
     before = path.read_bytes()
-    result = runner.invoke(app, ["eval", "check", str(data), *(["--fill-offsets"] * fill)])
+    result = runner.invoke(
+        app, ["eval", "check", "--dataset", str(data), *(["--fill-offsets"] * fill)]
+    )
     _no_traceback(result)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "3/3 golden files pass" in result.stdout
@@ -232,7 +234,7 @@ def test_check_accepts_whole_number_float_offsets(tmp_path: Path, fill: bool) ->
 def test_check_reports_an_offset_that_is_not_a_number(tmp_path: Path, value: Any) -> None:
     data = _dataset(tmp_path / "data")
     _set_first_offset(data / "golden" / f"{IDS[0]}.json", value)
-    result = runner.invoke(app, ["eval", "check", str(data)])
+    result = runner.invoke(app, ["eval", "check", "--dataset", str(data)])
     _one_line_error(result, DATASET_ERROR, "1 golden file(s)")
     assert f"actors[0]: offset {value!r} is not a whole number" in result.stdout
     assert f"{IDS[1]}: ok" in result.stdout.splitlines()
@@ -253,7 +255,7 @@ def test_fill_offsets_survives_a_golden_of_the_wrong_shape(tmp_path: Path, golde
     path = data / "golden" / f"{IDS[2]}.json"
     path.write_text(json.dumps(golden), encoding="utf-8")
     ok = (data / "golden" / f"{IDS[0]}.json").read_bytes()
-    result = runner.invoke(app, ["eval", "check", str(data), "--fill-offsets"])
+    result = runner.invoke(app, ["eval", "check", "--dataset", str(data), "--fill-offsets"])
     _one_line_error(result, DATASET_ERROR, "1 golden file(s)")
     assert "shape: " in result.stdout
     assert f"{IDS[0]}: ok" in result.stdout.splitlines()
@@ -268,7 +270,7 @@ def test_check_a_golden_without_its_optional_lists(tmp_path: Path) -> None:
     raw = json.loads(path.read_text("utf-8"))
     del raw["key_summary"]["key_points"]
     path.write_text(json.dumps(raw), encoding="utf-8")
-    result = runner.invoke(app, ["eval", "check", str(data)])
+    result = runner.invoke(app, ["eval", "check", "--dataset", str(data)])
     _one_line_error(result, DATASET_ERROR, "1 golden file(s)")
     assert "  - contract: 0 key points (3 to 7)" in result.stdout.splitlines()
     assert "2/3 golden files pass" in result.stdout
@@ -285,7 +287,7 @@ def test_check_reports_an_unreadable_article_and_checks_the_others(
         article.mkdir()
     else:
         article.write_bytes(b"\x00\x01\x02")
-    result = runner.invoke(app, ["eval", "check", str(data)])
+    result = runner.invoke(app, ["eval", "check", "--dataset", str(data)])
     _one_line_error(result, DATASET_ERROR, "1 golden file(s)")
     assert f"{IDS[0]}: ok" in result.stdout.splitlines()
     assert f"{IDS[2]}: ok" in result.stdout.splitlines()
@@ -306,7 +308,7 @@ def test_check_that_checks_nothing_fails(
 ) -> None:
     data = make(tmp_path / "data")
     args = [a for i in only for a in ("--only", i)]
-    result = runner.invoke(app, ["eval", "check", str(data), *args])
+    result = runner.invoke(app, ["eval", "check", "--dataset", str(data), *args])
     _one_line_error(result, NOTHING, fragment)
     assert "golden files pass" not in result.stdout
 
@@ -333,7 +335,10 @@ def test_score_a_golden_without_its_optional_sections(tmp_path: Path) -> None:
     raw = json.loads(path.read_text("utf-8"))
     del raw["open_questions"], raw["commitments"]
     path.write_text(json.dumps(raw), encoding="utf-8")
-    assert runner.invoke(app, ["eval", "check", str(data), "--only", IDS[0]]).exit_code == 0
+    assert (
+        runner.invoke(app, ["eval", "check", "--dataset", str(data), "--only", IDS[0]]).exit_code
+        == 0
+    )
     report = tmp_path / "r.json"
     result = _score(data, "--report", str(report), candidates=cands)
     _no_traceback(result)
@@ -399,7 +404,7 @@ def test_the_gate_decides_even_if_the_table_cannot_be_printed(
     cands = tmp_path / "cands"
     shutil.copytree(data / "golden", cands)
     if drop:
-        (cands / f"{IDS[0]}.json").unlink()
+        (cands / f"{IDS[0]}.json").write_text("{not json", encoding="utf-8")
     result = _score(data, "--report", str(report), "--baseline", str(baseline),
                     "--max-drop", "0.01", candidates=cands)  # fmt: skip
     _no_traceback(result)
@@ -425,7 +430,7 @@ def test_a_report_that_cannot_be_rendered_keeps_the_other_and_the_gate(
     data = _dataset(tmp_path / "data")
     cands = tmp_path / "cands"
     shutil.copytree(data / "golden", cands)
-    (cands / f"{IDS[0]}.json").unlink()
+    (cands / f"{IDS[0]}.json").write_text("{not json", encoding="utf-8")
     page.write_text("the previous page", encoding="utf-8")
     result = _score(data, "--report", str(report), "--html", str(page), "--baseline",
                     str(baseline), "--max-drop", "0.01", candidates=cands)  # fmt: skip
