@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -33,6 +32,7 @@ from typing import Any
 
 from summarizer.errors import ConfigurationError
 from summarizer.redact import one_line
+from summarizer.settings import user_setting
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -49,7 +49,10 @@ _FAULTS = (sqlite3.Error, OSError, ValueError)
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("SUMMARIZER_CACHE_DIR") or Path.home() / ".cache" / "summarizer")
+    """``SUMMARIZER_CACHE_DIR``, else the config file's ``cache_dir``, else
+    ``~/.cache/summarizer`` (read when called, never at import)."""
+    where = user_setting("cache_dir").value
+    return Path(where) if where else Path.home() / ".cache" / "summarizer"
 
 
 def cache_key(parts: dict[str, Any]) -> str:

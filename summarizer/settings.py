@@ -1,24 +1,40 @@
-"""One frozen settings object: explicit argument > environment variable > default.
+"""One frozen settings object: explicit argument > environment variable > config file > default.
 
-Nothing here reads the environment at import time; :meth:`Settings.resolve` does, when
-called, so tests and library users control it fully.
+Nothing here reads the environment or the config file at import time;
+:meth:`Settings.resolve` does, when called, so tests and library users control it
+fully (pass ``env`` and the config file is found through it alone, see
+:func:`summarizer.config.config_path`).
 
 Model resolution order (documented in the README):
 
 1. an explicit ``model`` (``--model``);
 2. ``SUMMARIZER_MODEL``;
-3. ``OPENAI_API_KEY`` present: OpenAI's default model (``openai/gpt-4o-mini``);
-4. the offline default (``rules``: no model; it scores above the embedded 270M model
+3. ``model`` in the config file;
+4. ``OPENAI_API_KEY`` present: OpenAI's default model (``openai/gpt-4o-mini``);
+5. the offline default (``rules``: no model; it scores above the embedded 270M model
    and above the lead baseline, see benchmarks/results/ablation.md).
+
+The config file holds the keys of :data:`CONFIG_KEYS` and nothing else. An API key is
+refused there on purpose: a config file is the kind of file people copy between
+machines, commit with their dotfiles and paste into bug reports, so a key in it leaks;
+keys belong in the environment (``OPENAI_API_KEY``) or a secret store that sets it.
+Supporting it safely would also need a file-mode check that means nothing on every
+file system; refusing it is simpler and says where the key goes instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Literal
 
+from summarizer.config import ConfigFile, config_path, read_config
 from summarizer.errors import ConfigurationError
 
 Mode = Literal["tools", "json_schema", "json", "md_json"]
@@ -93,7 +109,8 @@ class Settings:
     mode: Mode | None = None
     prompt: str | None = None
     strict: bool = False
-    max_reasks: int = 2
+    # None: the backend's default (2 for a server, 0 for the embedded model).
+    max_reasks: int | None = None
     max_transport_retries: int = 4
     retry_initial_wait: float = 0.5
     retry_max_wait: float = 30.0
@@ -119,34 +136,32 @@ class Settings:
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
-        """Build settings from explicit values (``None`` = unset), then env, then defaults."""
-        env = os.environ if env is None else env
-        known = {f.name for f in fields(cls)}
-        unknown = set(explicit) - known
-        if unknown:
-            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        values = {k: v for k, v in explicit.items() if v is not None}
-        values.setdefault("base_url", env.get("OPENAI_BASE_URL") or None)
-        values.setdefault("api_key", env.get("OPENAI_API_KEY") or None)
-        if "model" not in values:
-            if env.get("SUMMARIZER_MODEL"):
-                values["model"] = env["SUMMARIZER_MODEL"]
-            elif values.get("api_key"):
-                values["model"] = DEFAULT_OPENAI_MODEL
-            else:
-                values["model"] = RULES
-        if env.get("SUMMARIZER_PROMPT") and "prompt" not in values:
-            values["prompt"] = env["SUMMARIZER_PROMPT"]
-        settings = cls(**values)
+        """Build settings from explicit values (``None`` = unset), then env, then the
+        config file, then defaults."""
+        settings = cls(**{k: r.value for k, r in _resolve(env, explicit).items()})
         settings.validate()
         return settings
+
+    @classmethod
+    def explain(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> dict[str, Resolved]:
+        """Each config key's effective value and where it came from, as :meth:`resolve`
+        would settle it (``api_key`` too, its value hidden), for ``summarizer config show``."""
+        env = os.environ if env is None else env
+        by_field = _resolve(env, explicit)
+        out = {
+            spec.name: by_field[spec.field] if spec.field else user_setting(spec.name, env)
+            for spec in CONFIG_KEYS.values()
+        }
+        key = by_field["api_key"]
+        out["api_key"] = Resolved("(set)" if key.value else None, key.source)
+        return out
 
     def validate(self) -> None:
         if self.mode is not None and self.mode not in MODES:
             raise ConfigurationError(
                 f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}"
             )
-        if self.max_reasks < 0 or self.max_transport_retries < 0:
+        if (self.max_reasks or 0) < 0 or self.max_transport_retries < 0:
             raise ConfigurationError("retry counts must be 0 or more")
         if self.max_parts < 1:
             raise ConfigurationError("--max-parts must be 1 or more")
@@ -174,3 +189,178 @@ class Settings:
         ):
             return "tools"
         return "json_schema"
+
+
+# -- the config file's keys, and resolving each setting ---------------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A setting's effective value and where it came from: ``explicit`` (a flag or an
+    argument), ``env NAME``, ``config`` or ``default``."""
+
+    value: Any
+    source: str
+
+
+def _at_least(n: float) -> Callable[[Any], bool]:
+    return lambda v: bool(v >= n)
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """A key of the config file: its TOML type, the :class:`Settings` field it fills
+    (``None``: the module that uses it reads it, through :func:`user_setting`), the
+    environment variable that outranks it, and the rule its value must meet."""
+
+    name: str
+    kind: type
+    field: str | None
+    env: str | None = None
+    rule: str = ""
+    check: Callable[[Any], bool] = bool
+    path: bool = False
+    #: What applies when nothing sets it, for ``summarizer config show``.
+    unset: str = ""
+
+
+CONFIG_KEYS: dict[str, ConfigKey] = {
+    key.name: key
+    for key in (
+        ConfigKey("model", str, "model", "SUMMARIZER_MODEL", "a model name"),
+        ConfigKey("base_url", str, "base_url", "OPENAI_BASE_URL", "an http(s):// URL",
+                  lambda v: v.startswith(("http://", "https://")), unset="the provider's"),
+        ConfigKey("prompt", str, "prompt", "SUMMARIZER_PROMPT", "NAME@VERSION or a .toml file",
+                  unset="the backend's default prompt"),
+        ConfigKey("mode", str, "mode", None, "one of " + ", ".join(MODES),
+                  lambda v: v in MODES, unset="tools for OpenAI, json_schema elsewhere"),
+        ConfigKey("strict", bool, "strict", check=lambda v: True),
+        ConfigKey("max_reasks", int, "max_reasks", None, "0 or more", _at_least(0),
+                  unset="the backend's (2 for a server, 0 for the embedded model)"),
+        ConfigKey("retries", int, "max_transport_retries", None, "0 or more", _at_least(0)),
+        ConfigKey("retry_max_wait", float, "retry_max_wait", None, "0 or more", _at_least(0)),
+        ConfigKey("timeout", float, "timeout", None, "more than 0", lambda v: v > 0),
+        ConfigKey("temperature", float, "temperature", None, "0 or more", _at_least(0),
+                  unset="the prompt's"),
+        ConfigKey("max_tokens", int, "max_tokens", None, "1 or more", _at_least(1),
+                  unset="the prompt's"),
+        ConfigKey("context_window", int, "context_window", None, "1 or more", _at_least(1),
+                  unset="the model's (see `summarizer models`)"),
+        ConfigKey("max_parts", int, "max_parts", None, "1 or more", _at_least(1)),
+        ConfigKey("cache_dir", str, None, "SUMMARIZER_CACHE_DIR", "a folder", path=True,
+                  unset="~/.cache/summarizer"),
+        ConfigKey("prices", str, None, "SUMMARIZER_PRICES", "a TOML price file", path=True,
+                  unset="genai-prices' bundled data only"),
+    )
+}  # fmt: skip
+_KINDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _key_error(name: str) -> str:
+    if re.search(r"api_?key|secret|password", name, re.IGNORECASE):
+        return (
+            f"{name!r} is not read from a config file: an API key belongs in the "
+            "environment (OPENAI_API_KEY) or a secret store that sets it, never in a "
+            "file that gets copied and shared"
+        )
+    return f"unknown key {name!r}; the keys are: {', '.join(CONFIG_KEYS)}"
+
+
+def _checked(spec: ConfigKey, value: Any, problem: Callable[[str], ConfigurationError]) -> Any:
+    """``value`` as ``spec`` wants it, or the error ``problem`` makes of what is wrong."""
+    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, spec.kind) or (isinstance(value, bool) and spec.kind is not bool):
+        shown = value if isinstance(value, str | int | float) else type(value).__name__
+        raise problem(f"{spec.name} must be {_KINDS[spec.kind]}, not {shown!r}")
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if not finite or not spec.check(value.strip() if isinstance(value, str) else value):
+        raise problem(f"{spec.name} must be {spec.rule}, not {value!r}")
+    return value
+
+
+def config_value(name: str, text: str) -> Any:
+    """A value typed on the command line (``summarizer config set``) as ``name`` wants
+    it: parsed by its type, checked, a path made absolute."""
+    if name not in CONFIG_KEYS:
+        raise ConfigurationError(_key_error(name))
+    spec = CONFIG_KEYS[name]
+    value: Any = text
+    if spec.kind is bool and text.strip().lower() in _TRUE + _FALSE:
+        value = text.strip().lower() in _TRUE
+    elif spec.kind in (int, float):
+        with contextlib.suppress(ValueError):  # else _checked names the type it wants
+            value = spec.kind(text)
+    value = _checked(spec, value, ConfigurationError)
+    return str(Path(value).expanduser().resolve()) if spec.path else value
+
+
+def user_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The config file's settings, checked (paths made absolute, relative ones to the
+    file's folder); empty when there is no file. A bad file raises ConfigurationError
+    naming the file and the key's line."""
+    file = read_config(config_path(env))
+    return _checked_file(file) if file is not None else {}
+
+
+def _checked_file(file: ConfigFile) -> dict[str, Any]:
+    out = {}
+    for name, value in file.data.items():
+        where = f"config file {file.where(name)}"
+        if name not in CONFIG_KEYS:
+            raise ConfigurationError(f"{where}: {_key_error(name)}")
+        spec = CONFIG_KEYS[name]
+        value = _checked(spec, value, functools.partial(_file_error, where))
+        if spec.path:
+            value = str((file.path.parent / Path(value).expanduser()).resolve())
+        out[name] = value
+    return out
+
+
+def _file_error(where: str, message: str) -> ConfigurationError:
+    return ConfigurationError(f"{where}: {message}")
+
+
+def user_setting(name: str, env: Mapping[str, str] | None = None) -> Resolved:
+    """A setting that is not a :class:`Settings` field (``cache_dir``, ``prices``): its
+    environment variable, else the config file, else ``None`` (the user's module's
+    default)."""
+    env = os.environ if env is None else env
+    spec = CONFIG_KEYS[name]
+    if spec.env and env.get(spec.env):
+        return Resolved(env[spec.env], f"env {spec.env}")
+    config = user_config(env)
+    if name in config:
+        return Resolved(config[name], "config")
+    return Resolved(None, "default")
+
+
+def _resolve(env: Mapping[str, str] | None, explicit: Mapping[str, Any]) -> dict[str, Resolved]:
+    """Every :class:`Settings` field that is set, with its source; see the module doc."""
+    env = os.environ if env is None else env
+    known = {f.name for f in fields(Settings) if f.init}
+    unknown = set(explicit) - known
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    out = {k: Resolved(v, "explicit") for k, v in explicit.items() if v is not None}
+    config = user_config(env)
+    for spec in CONFIG_KEYS.values():
+        if spec.field is None or spec.field in out:
+            continue
+        if spec.env and env.get(spec.env):
+            out[spec.field] = Resolved(env[spec.env], f"env {spec.env}")
+        elif spec.name in config:
+            out[spec.field] = Resolved(config[spec.name], "config")
+    if "api_key" not in out:
+        key = env.get("OPENAI_API_KEY") or None
+        out["api_key"] = Resolved(key, "env OPENAI_API_KEY" if key else "default")
+    if "model" not in out:
+        if out["api_key"].value:
+            out["model"] = Resolved(DEFAULT_OPENAI_MODEL, "default (OPENAI_API_KEY is set)")
+        else:
+            out["model"] = Resolved(RULES, "default")
+    for f in fields(Settings):
+        if f.init and f.name not in out:
+            out[f.name] = Resolved(getattr(Settings, f.name, None), "default")
+    return out

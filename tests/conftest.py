@@ -62,6 +62,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     # Answers are cached by default: each test gets its own, empty cache.
     monkeypatch.setenv("SUMMARIZER_CACHE_DIR", str(tmp_path / "answer-cache"))
+    monkeypatch.setenv("SUMMARIZER_CONFIG", str(tmp_path / "config.toml"))  # not the user's
 
 
 SPEC = DATA / "openai-openapi" / "openai-openapi.json"
