@@ -23,26 +23,35 @@ removed and listed in a :class:`GroundingReport`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from rapidfuzz import fuzz
-
+from summarizer.alignment import Aligner, Match, evidence_spans, quote_candidates
 from summarizer.contract.llm_schema import over_bounds
 from summarizer.errors import InvalidOutputError
 from summarizer.item_support import SupportChecker
 from summarizer.similarity import ActorNames, name_key, normalize
 from summarizer.support import ENFORCED, HEADLINE_ENFORCED, Support
-from summarizer.text import sentence_spans
 
 if TYPE_CHECKING:
     from summarizer.contract.models import Actor, ArticleSummary, Evidence
 
+# Locating quotes lives in summarizer.alignment; these names stay importable here.
+__all__ = [
+    "Aligner",
+    "Dropped",
+    "Grounder",
+    "GroundingError",
+    "GroundingReport",
+    "Match",
+    "evidence_spans",
+    "ground_composed",
+    "normalize",
+    "quote_candidates",
+]
+
 T = TypeVar("T")
-FUZZY_MIN_SCORE = 90.0
-_MIN_FUZZY_CHARS = 25  # one typo in a short quote can change its meaning
 
 
 class GroundingError(ValueError):
@@ -51,99 +60,6 @@ class GroundingError(ValueError):
     A ``ValueError``, so that inside a response model's validator it becomes a
     validation error, which Instructor sends back to the model as a re-ask.
     """
-
-
-@dataclass(frozen=True)
-class Match:
-    start: int
-    end: int
-    alignment: Literal["exact", "normalized", "fuzzy"]
-
-
-class Aligner:
-    """Finds quotes in one article; build once per article, reuse for every quote."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._norm, self._index = normalize(text)
-
-    def locate(self, quote: str) -> Match | None:
-        """Where ``quote`` stands in the article, or ``None`` if it is not there."""
-        stripped = quote.strip()
-        if not stripped:
-            return None
-        pos = self.text.find(stripped)
-        if pos >= 0:
-            return Match(pos, pos + len(stripped), "exact")
-        full, _ = normalize(stripped)
-        # Models often wrap a quote in quotation marks or end it with a period the
-        # article does not have there: try as given, then without those.
-        nquote = full.strip(" .\"'")
-        if not nquote:
-            return None
-        for candidate in dict.fromkeys((full, nquote)):
-            pos = self._norm.find(candidate)
-            if pos >= 0:
-                return self._span(pos, pos + len(candidate), "normalized")
-        if len(nquote) < _MIN_FUZZY_CHARS:
-            return None
-        found = fuzz.partial_ratio_alignment(nquote, self._norm, score_cutoff=FUZZY_MIN_SCORE)
-        if found is None:
-            return None
-        start, end = found.dest_start, found.dest_end
-        # The alignment window is as long as the quote, so a quote missing a letter
-        # ends one letter short: widen the span to whole words.
-        while start > 0 and self._norm[start - 1].isalnum() and self._norm[start].isalnum():
-            start -= 1
-        while end < len(self._norm) and self._norm[end].isalnum() and self._norm[end - 1].isalnum():
-            end += 1
-        if not 0.8 * len(nquote) <= end - start <= 1.2 * len(nquote):
-            return None
-        return self._span(start, end, "fuzzy")
-
-    def _span(self, nstart: int, nend: int, alignment: Literal["normalized", "fuzzy"]) -> Match:
-        start = self._index[nstart]
-        return Match(start, self._index[nend - 1] + 1, alignment)
-
-
-def evidence_spans(
-    evidence: list[Evidence], aligner: Aligner, *, fuzzy: bool = True
-) -> list[tuple[int, int]]:
-    """Where each quote stands: its own offsets when they hold, else located afresh.
-
-    Quotes that cannot be located are left out; ``fuzzy=False`` also leaves out those
-    only a fuzzy match finds (scoring wants evidence that is really in the text).
-    """
-    out = []
-    for ev in evidence:
-        if (
-            ev.start is not None
-            and ev.end is not None
-            and aligner.text[ev.start : ev.end] == ev.quote
-        ):
-            out.append((ev.start, ev.end))
-            continue
-        match = aligner.locate(ev.quote)
-        if match is not None and (fuzzy or match.alignment != "fuzzy"):
-            out.append((match.start, match.end))
-    return out
-
-
-_CLAUSE = re.compile(r"[^,;:]+[,;:]?")
-
-
-def quote_candidates(text: str, min_words: int = 3, max_words: int = 40) -> tuple[str, ...]:
-    """Verbatim spans of ``text`` that make good evidence quotes: its sentences, and
-    the clauses of sentences too long to quote whole (3 to 40 words, in order)."""
-    found: dict[str, None] = {}
-    for start, end in sentence_spans(text):
-        sentence = text[start:end]
-        pieces = [sentence] if len(sentence.split()) <= max_words else _CLAUSE.findall(sentence)
-        for piece in pieces:
-            piece = piece.strip().rstrip(",;:").strip()
-            if min_words <= len(piece.split()) <= max_words and piece in text:
-                found.setdefault(piece, None)
-    return tuple(found)
 
 
 @dataclass
@@ -423,6 +339,12 @@ def ground_composed(summary: ArticleSummary, article: str, *, author: str) -> Gr
     """
     if problem := over_bounds(summary):
         raise InvalidOutputError(f"{author} composed a summary over the schema's bounds: {problem}")
+    if not summary.key_summary.headline.strip():
+        # An empty summary with exit 0 reads as success; a text with no sentence to
+        # quote (one word, a list of names) has nothing a rule can summarize.
+        raise InvalidOutputError(
+            f"{author} found nothing to summarize: the text has no sentence to quote"
+        )
     grounder = Grounder(article, policy="drop")
     grounder.apply(summary)
     return grounder.report

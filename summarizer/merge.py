@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from summarizer.alignment import Aligner
 from summarizer.contract import contract_warnings
 from summarizer.contract.models import (
     Actor,
@@ -32,7 +33,6 @@ from summarizer.contract.models import (
     KeySummary,
     OpenQuestion,
 )
-from summarizer.grounding import Aligner
 from summarizer.similarity import ActorNames, dice, span_overlap, stems
 from summarizer.text import sentence_spans
 

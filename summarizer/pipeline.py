@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 from datetime import UTC, datetime
 from functools import cache
@@ -23,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import ValidationError
 
+from summarizer import calllog
 from summarizer._version import __version__
 from summarizer.backends import Backend, Composer, Messages, Throttle, backend_for
-from summarizer.backends.extraction import Extraction, Extractor
+from summarizer.backends.base import Extraction, max_reasks_for
 from summarizer.cache import ResponseCache, cache_key
 from summarizer.chunking import Part, paragraph_spans, split_article
 from summarizer.contract import SCHEMA_VERSION, ArticleSummary, contract_warnings
@@ -40,6 +42,10 @@ from summarizer.tokens import CHARS_PER_TOKEN, answer_tokens
 if TYPE_CHECKING:
     import httpx
 
+    from summarizer.backends.composed import ComposedExtractor
+    from summarizer.backends.extraction import Extractor
+
+_LOG = logging.getLogger(__name__)
 Request = tuple[Messages, dict[str, Any]]  # messages and generation parameters
 
 # The modules that turn a model's answer into the summary we store: a change to any
@@ -98,13 +104,26 @@ class Summarizer:
             throttle=throttle,
         )
         self.prompt: Prompt = load_prompt(settings.prompt or self.backend.default_prompt)
-        self.extractor = Extractor(
-            self.backend,
-            limits=self.prompt.spec.limits.as_tuple(),
-            max_reasks=settings.max_reasks,
-            strict=settings.strict,
-        )
+        self.extractor: Extractor | ComposedExtractor
+        if isinstance(self.backend, Composer):
+            # No model to ask: neither Instructor nor the SDK is imported.
+            from summarizer.backends.composed import ComposedExtractor
+
+            self.extractor = ComposedExtractor(self.backend, strict=settings.strict)
+        else:
+            from summarizer.backends.extraction import Extractor
+
+            self.extractor = Extractor(
+                self.backend,
+                limits=self.prompt.spec.limits.as_tuple(),
+                max_reasks=max_reasks_for(self.backend, settings.max_reasks),
+                strict=settings.strict,
+            )
         self.cache = cache
+        reasks = getattr(self.extractor, "max_reasks", None)
+        _LOG.info("model %s%s", self.backend.model, " (no model calls)" if reasks is None else
+                  f" ({getattr(self.backend, 'where', 'in this process')}), prompt "
+                  f"{self.prompt.ref}, up to {reasks} re-asks")  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -224,6 +243,7 @@ class Summarizer:
         """The request for the whole article, its cache key, and the cached answer if
         any: looked up before anything is counted, so a hit never loads a model."""
         check_text(text, source)
+        calllog.label(source=source, prompt=self.prompt.ref)
         if language and isinstance(self.backend, Composer):
             raise ConfigurationError(
                 f"--language {language}: {self.settings.model} writes with the article's own "
@@ -334,7 +354,7 @@ class Summarizer:
                 "backend": self.backend.cache_identity(),
                 "params": params,
                 "strict": s.strict,
-                "max_reasks": s.max_reasks,
+                "max_reasks": getattr(self.extractor, "max_reasks", None),
                 "schema_version": SCHEMA_VERSION,
                 "code": code_fingerprint(),
             }
@@ -355,6 +375,7 @@ class Summarizer:
         summary.meta["source"] = source
         summary.meta["input"] = record  # same text, maybe another page or URL
         summary.meta["cache"] = {"hit": True, "key": key}
+        _LOG.info("%s: the answer cache has its summary (no model call)", source)
         return summary
 
     def _store(self, key: str | None, summary: ArticleSummary) -> ArticleSummary:
@@ -378,6 +399,7 @@ class Summarizer:
         self, text: str, source: str, title: str | None, language: str | None
     ) -> tuple[list[dict[str, str]], dict[str, Any]]:
         check_text(text, source)
+        calllog.label(source=source, prompt=self.prompt.ref)
         messages = self.prompt.render(text, title=title, language=language)
         params = self.generation_params()
         self._check_budget(messages, params, source)

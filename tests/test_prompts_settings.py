@@ -180,8 +180,10 @@ def test_local_models_default_to_the_local_prompt() -> None:
     assert prompt(env={}, model="local") == "summarize-local@v1"
     assert prompt(env={}, model="local:/x.gguf") == "summarize-local@v1"
     assert prompt(env={"OPENAI_API_KEY": "k"}) == "summarize@v1"
-    assert prompt(env={}, prompt="summarize@v1") == "summarize@v1"
-    assert prompt(env={"SUMMARIZER_PROMPT": "summarize@v1"}) == "summarize@v1"
+    assert prompt(env={}, model="local", prompt="summarize@v1") == "summarize@v1"
+    assert prompt(env={"SUMMARIZER_PROMPT": "summarize@v1"}, model="local") == "summarize@v1"
+    with pytest.raises(ConfigurationError, match="calls no model"):  # rules read no prompt
+        prompt(env={"SUMMARIZER_PROMPT": "summarize@v1"})
 
 
 def test_prompt_limits_tighten_the_schema_the_model_sees(

@@ -26,11 +26,31 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletion
 
+    from summarizer.grounding import GroundingReport
+
+from summarizer.contract import ArticleSummary
 from summarizer.settings import Mode
 
-__all__ = ["Backend", "CallStats", "Composer", "Messages", "Mode", "Throttle"]
+__all__ = ["Backend", "CallStats", "Composer", "Extraction", "Messages", "Mode", "Throttle"]
 
 Messages = list[dict[str, str]]
+
+#: Re-asks after an invalid answer when neither the settings nor the backend say.
+DEFAULT_MAX_REASKS = 2
+
+
+def max_reasks_for(backend: object, asked: int | None) -> int:
+    """``asked`` (``--max-reasks``), else the backend's ``default_max_reasks``.
+
+    An optional attribute, not part of :class:`Backend`, so that backends written
+    before it still qualify. A re-ask costs a whole generation: seconds on a server,
+    a minute or more for the embedded model, whose answers a grammar already keeps
+    well-formed (it sets 0).
+    """
+    if asked is not None:
+        return asked
+    default = getattr(backend, "default_max_reasks", DEFAULT_MAX_REASKS)
+    return default if isinstance(default, int) else DEFAULT_MAX_REASKS
 
 
 @dataclass
@@ -183,3 +203,25 @@ class Composer(Protocol):
     async def acompose(
         self, article: str, title: str | None, stats: CallStats
     ) -> dict[str, Any]: ...
+
+
+@dataclass
+class Extraction:
+    """A validated summary plus how it was obtained (by a model's answer or a
+    composer)."""
+
+    summary: ArticleSummary
+    stats: CallStats
+    report: GroundingReport
+    salvaged: bool = False
+    last_error: str | None = None
+
+    def public(self) -> ArticleSummary:
+        """The summary as the public class: a model's answer arrives as the response
+        model's subclass (with its validators), which callers never see."""
+        s = self.summary
+        if type(s) is ArticleSummary:
+            return s
+        return ArticleSummary.model_construct(
+            **{name: getattr(s, name) for name in ArticleSummary.model_fields}
+        )

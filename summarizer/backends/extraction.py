@@ -35,21 +35,23 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 import instructor
+from instructor.core import Hooks
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError, ValidationInfo, model_validator
 
+from summarizer.alignment import quote_candidates
 from summarizer.backends import _speedups
-from summarizer.backends.base import Backend, CallStats, Composer, Messages
+from summarizer.backends.base import Backend, CallStats, Extraction, Messages
+from summarizer.backends.calls import Calls
 from summarizer.contract import ArticleSummary
 from summarizer.contract.llm_schema import Limits, llm_json_schema, over_bounds
 from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
-from summarizer.grounding import Grounder, GroundingReport, ground_composed, quote_candidates
+from summarizer.grounding import Grounder
 from summarizer.redact import one_line
 
 _MODES = {
@@ -160,23 +162,6 @@ def response_model(
     return Limited
 
 
-@dataclass
-class Extraction:
-    """A validated summary plus how it was obtained."""
-
-    summary: ArticleSummary
-    stats: CallStats
-    report: GroundingReport
-    salvaged: bool = False
-    last_error: str | None = None
-
-    def public(self) -> ArticleSummary:
-        """The summary as the public class (a model's answer arrives as the
-        response model's subclass, which callers never see)."""
-        s = self.summary
-        return s.to_public() if isinstance(s, LLMArticleSummary) else s
-
-
 def completion_text(completion: Any) -> str | None:
     """The raw JSON text of an answer, whatever the mode (tool call or content)."""
     choices = getattr(completion, "choices", None)
@@ -227,24 +212,47 @@ class Extractor:
         """Build the response model and its JSON schema now (before a batch forks)."""
         _speedups.instructor_model(response_model(self.limits, ())).model_json_schema()
 
-    def _sync_create(self, stats: CallStats) -> Callable[..., ChatCompletion]:
+    def _calls(self) -> tuple[Calls, Hooks]:
+        """The record of one extraction's requests (``-v`` and the call log), told
+        by Instructor's ``parse:error`` hook why an answer is sent back."""
+        base_url = getattr(self.backend, "base_url", None)
+        calls = Calls(self.backend.model, base_url, self.max_reasks)
+        hooks = Hooks()
+        hooks.on("parse:error", calls.rejected)
+        return calls, hooks
+
+    def _sync_create(self, stats: CallStats, calls: Calls) -> Callable[..., ChatCompletion]:
         backend = self.backend
 
         def create(**body: Any) -> ChatCompletion:
             started = time.perf_counter()
-            response = backend.create(body, stats)
-            stats.record(response, time.perf_counter() - started)
+            try:
+                response = backend.create(body, stats)
+            except Exception as e:
+                calls.failed(body, e, time.perf_counter() - started, stats.responses + 1)
+                raise
+            latency = time.perf_counter() - started
+            stats.record(response, latency)
+            calls.answered(body, response, latency, stats.responses)
             return response
 
         return create
 
-    def _async_create(self, stats: CallStats) -> Callable[..., Awaitable[ChatCompletion]]:
+    def _async_create(
+        self, stats: CallStats, calls: Calls
+    ) -> Callable[..., Awaitable[ChatCompletion]]:
         backend = self.backend
 
         async def create(**body: Any) -> ChatCompletion:
             started = time.perf_counter()
-            response = await backend.acreate(body, stats)
-            stats.record(response, time.perf_counter() - started)
+            try:
+                response = await backend.acreate(body, stats)
+            except Exception as e:
+                calls.failed(body, e, time.perf_counter() - started, stats.responses + 1)
+                raise
+            latency = time.perf_counter() - started
+            stats.record(response, latency)
+            calls.answered(body, response, latency, stats.responses)
             return response
 
         return create
@@ -258,17 +266,14 @@ class Extractor:
         title: str | None = None,
     ) -> Extraction:
         """Ask the model for a summary grounded by ``grounder``; see the module doc.
-        A :class:`~summarizer.backends.base.Composer` writes it instead (``title`` is
-        for it: a model reads the title in ``messages``)."""
-        stats = CallStats()
-        if isinstance(self.backend, Composer):
-            data = self.backend.compose(grounder.aligner.text, title, stats)
-            return self._composed(data, grounder, stats)
-        patched = instructor.patch(create=self._sync_create(stats), mode=self.mode)
+        (``title`` is for a composer, :mod:`summarizer.backends.composed`: a model
+        reads the title in ``messages``.)"""
+        stats, (calls, hooks) = CallStats(), self._calls()
+        patched = instructor.patch(create=self._sync_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text)
         try:
-            with _own_call():
-                summary = patched(**kwargs, context=GroundingContext(grounder))
+            with _own_call(), calls.extraction():
+                summary = patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, grounder, stats)
         except SummarizerError as e:
@@ -286,15 +291,12 @@ class Extractor:
         title: str | None = None,
     ) -> Extraction:
         """Async :meth:`extract`."""
-        stats = CallStats()
-        if isinstance(self.backend, Composer):
-            data = await self.backend.acompose(grounder.aligner.text, title, stats)
-            return self._composed(data, grounder, stats)
-        patched = instructor.patch(create=self._async_create(stats), mode=self.mode)
+        stats, (calls, hooks) = CallStats(), self._calls()
+        patched = instructor.patch(create=self._async_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text)
         try:
-            with _own_call():
-                summary = await patched(**kwargs, context=GroundingContext(grounder))
+            with _own_call(), calls.extraction():
+                summary = await patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, grounder, stats)
         except SummarizerError as e:
@@ -302,31 +304,6 @@ class Extractor:
         finally:
             stats.latency_s = time.perf_counter() - stats.started
         return Extraction(summary, stats, grounder.report)
-
-    def _composed(self, data: dict[str, Any], grounder: Grounder, stats: CallStats) -> Extraction:
-        """A composed summary through the checks every composed summary gets
-        (:func:`~summarizer.grounding.ground_composed`). The prompt's limits do not
-        apply: no model reads the prompt."""
-        try:
-            summary = ArticleSummary.model_validate(data, strict=False)
-            report = ground_composed(summary, grounder.aligner.text, author=self.backend.model)
-        except ValidationError as e:
-            raise InvalidOutputError(
-                f"{self.backend.model} composed an invalid summary: {one_line(str(e))}",
-                meta=stats.as_meta(),
-            ) from e
-        except InvalidOutputError as e:
-            raise _with_stats(e, stats) from None
-        finally:
-            stats.latency_s = time.perf_counter() - stats.started
-        if self.strict and report.dropped:
-            first = report.dropped[0]
-            raise UngroundedError(
-                f"--strict: {len(report.dropped)} item(s) lack support in the "
-                f"article; first: {first.section}: {first.reason}",
-                meta=stats.as_meta(),
-            )
-        return Extraction(summary, stats, report)
 
     def _recover(self, exc: Exception, grounder: Grounder, stats: CallStats) -> Extraction:
         """Turn an exhausted re-ask loop into a salvaged summary or a clear error."""

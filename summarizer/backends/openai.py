@@ -24,6 +24,7 @@ and the transport errors kept in ``meta`` are redacted (:mod:`summarizer.redact`
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,6 +34,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from summarizer import catalog
 from summarizer.backends import _speedups
 from summarizer.backends.base import CallStats, Messages, Mode, Throttle
 from summarizer.backends.http import (
@@ -44,7 +46,7 @@ from summarizer.backends.http import (
     limits,
     sync_client,
 )
-from summarizer.backends.retry import Wait, is_transient, server_wait
+from summarizer.backends.retry import Wait, is_transient, server_wait, unreachable
 from summarizer.errors import (
     ArticleTooLongError,
     AuthenticationError,
@@ -58,22 +60,10 @@ from summarizer.redact import one_line, redact_url, remember
 from summarizer.settings import Settings
 from summarizer.tokens import answer_tokens, estimate_tokens
 
-# Context windows (tokens) of common models; unknown remote models get
-# ``DEFAULT_CONTEXT_WINDOW`` unless ``context_window`` is set. The server's own
+# Context windows of hosted models come from genai-prices (summarizer.catalog); others
+# get catalog.DEFAULT_CONTEXT_WINDOW unless ``context_window`` is set. The server's own
 # "context length exceeded" answer is mapped to the same error as a backstop.
-CONTEXT_WINDOWS: dict[str, int] = {
-    "gpt-4o": 128_000,
-    "gpt-4o-mini": 128_000,
-    "gpt-4.1": 1_047_576,
-    "gpt-4.1-mini": 1_047_576,
-    "gpt-4.1-nano": 1_047_576,
-    "gpt-5": 400_000,
-    "gpt-5-mini": 400_000,
-    "gpt-5-nano": 400_000,
-    "o3": 200_000,
-    "o4-mini": 200_000,
-}
-DEFAULT_CONTEXT_WINDOW = 32_768
+_LOG = logging.getLogger(__name__)
 _SENT_PARAMS = ("temperature", "top_p", "seed")
 
 
@@ -92,7 +82,8 @@ def _always(e: Any) -> bool:
 
 # Each row: which SDK error, when, our error class and its message. A message may
 # use {where} (the endpoint), {model} (as configured), {name} (as sent), {tries},
-# {timeout}, {status} and {detail} (the server's message, redacted, on one line).
+# {timeout}, {status}, {detail} (the server's message, redacted, on one line) and
+# {tried} (" (N tries)", or nothing for one).
 # The first matching row wins; a row whose class takes no attempts (the article's
 # own fault) gets none.
 _ERRORS: tuple[tuple[type[Exception], Callable[[Any], bool], type[SummarizerError], str], ...] = (
@@ -102,6 +93,13 @@ _ERRORS: tuple[tuple[type[Exception], Callable[[Any], bool], type[SummarizerErro
     (openai.APITimeoutError, _always, ProviderUnreachableError,
      "{where} did not answer in full within {timeout:g}s ({tries} tries); "
      "is the server up? raise --timeout for slow models"),
+    (openai.APIConnectionError, lambda e: unreachable(e) == "refused", ProviderUnreachableError,
+     "cannot reach {where}: connection refused{tried}; is the server running? "
+     "(--base-url / OPENAI_BASE_URL)"),
+    (openai.APIConnectionError, lambda e: unreachable(e) == "unresolved",
+     ProviderUnreachableError,
+     "cannot reach {where}: its host name does not resolve{tried}; check --base-url / "
+     "OPENAI_BASE_URL"),
     (openai.APIConnectionError, _always, ProviderUnreachableError,
      "cannot reach {where} ({tries} tries): check --base-url / OPENAI_BASE_URL "
      "and that the server is running"),
@@ -132,6 +130,7 @@ class OpenAIBackend:
     runs_locally = False
     notice: str | None = None
     default_prompt = "summarize@v1"
+    default_max_reasks = 2
 
     def __init__(
         self,
@@ -155,13 +154,17 @@ class OpenAIBackend:
         self._client: openai.OpenAI | None = None
         self._aclient: openai.AsyncOpenAI | None = None
         self._openai_itself = ref.provider == "openai"
+        self._provider = ref.provider
+        # Whether the server has answered (anything) in this run: until it has, one
+        # that cannot be reached at all is an error at once (see retry.unreachable).
+        self._reached = False
 
     # -- what the pipeline asks --------------------------------------------------------
 
     def context_window(self) -> int:
         if self.settings.context_window:
             return self.settings.context_window
-        return CONTEXT_WINDOWS.get(self.model_name, DEFAULT_CONTEXT_WINDOW)
+        return catalog.context_window(self._provider, self.model_name, self.base_url)[0]
 
     def count_text(self, text: str) -> int:
         """A pessimistic estimate: remote tokenizers are not available offline."""
@@ -258,14 +261,26 @@ class OpenAIBackend:
         body.update(params.get("extra_body") or {})
         return body
 
+    def _retryable(self, exc: BaseException) -> bool:
+        if not isinstance(exc, openai.APIConnectionError):
+            self._reached = True  # it answered, if badly
+        elif not self._reached and unreachable(exc):
+            return False
+        return is_transient(exc)
+
     def _retry_args(self, stats: CallStats) -> dict[str, Any]:
         def before_sleep(state: RetryCallState) -> None:
             stats.transport_retries += 1
             exc = state.outcome.exception() if state.outcome else None
             stats.transport_errors.append(one_line(f"{type(exc).__name__}: {exc}", 200))
+            _LOG.info(
+                "%s: %s; sending the request again in %.1fs (retry %d of %d)",
+                self.where, stats.transport_errors[-1], state.upcoming_sleep,
+                stats.transport_retries, self.settings.max_transport_retries,
+            )  # fmt: skip
 
         return {
-            "retry": retry_if_exception(is_transient),
+            "retry": retry_if_exception(self._retryable),
             "stop": stop_after_attempt(self.settings.max_transport_retries + 1),
             "wait": Wait(self.settings),
             "before_sleep": before_sleep,
@@ -279,7 +294,8 @@ class OpenAIBackend:
                 detail = exc.message if isinstance(exc, openai.APIStatusError) else exc
                 text = message.format(
                     where=self.where, model=self.settings.model, name=self.model_name,
-                    tries=tries, timeout=self.settings.timeout,
+                    tries=tries, tried="" if tries == 1 else f" ({tries} tries)",
+                    timeout=self.settings.timeout,
                     status=getattr(exc, "status_code", None),
                     detail=one_line(str(detail), 200),
                 )  # fmt: skip
@@ -299,6 +315,7 @@ class OpenAIBackend:
         def post() -> ChatCompletion:
             with answer_errors(), limits(s.timeout, s.max_answer_bytes):
                 response = client.post("/chat/completions", body=payload, cast_to=httpx.Response)
+            self._reached = True
             return self._completion(response)
 
         try:
@@ -318,6 +335,7 @@ class OpenAIBackend:
                         )
             except TimeoutError as e:  # the whole request's deadline, not one read's
                 raise openai.APITimeoutError(request=httpx.Request("POST", client.base_url)) from e
+            self._reached = True
             return self._completion(response)
 
         send = self._throttled(post, payload)

@@ -7,12 +7,20 @@ validate is a re-ask, Instructor's business. The wait is capped exponential back
 with jitter, unless the server said how long (``Retry-After`` or
 ``retry-after-ms``), still capped; a value that is not a finite number of seconds
 (``nan``, ``-5``, ``inf``, garbage) is ignored or capped, never slept on as is.
+
+A server that cannot be reached at all (:func:`unreachable`: its name does not
+resolve, or nothing listens on its port) is not waited for on a run's first
+request: that is a wrong ``--base-url`` or a server not started, and retrying it
+only made the user wait for the error (9 s with the default retries, measured).
+Once a server has answered, a refused connection is a restart and is retried like
+any other transport fault.
 """
 
 from __future__ import annotations
 
 import email.utils
 import math
+import socket
 import time
 
 import httpx
@@ -66,6 +74,22 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500
     return False
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """``"unresolved"`` (a host name that does not resolve) or ``"refused"`` (nothing
+    listens there) when ``exc`` says the server cannot be reached at all, else None.
+    httpx and the SDK keep the socket's own error among the exception's causes."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, socket.gaierror):
+            return "unresolved"
+        if isinstance(seen, ConnectionRefusedError):
+            return "refused"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class Wait:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from summarizer.backends.base import max_reasks_for
 from summarizer.batch.items import BatchItem, collect_items
 from summarizer.batch.ledger import BatchStats, Recorder, RunLedger, load_finished
 from summarizer.batch.lock import OutputLock
@@ -93,12 +94,18 @@ def run_batch(
         prompt = probe.prompt.ref
     price = price_for(backend.model, prices, free=backend.runs_locally)
     if options.max_cost is not None and price is None:
+        # Library errors name the parameter, then the CLI's flag for it: both
+        # audiences read the same message (`summarizer batch` prints it as is).
         raise ConfigurationError(
-            f"--max-cost needs a price for {backend.model}: add it to a --prices file"
+            f"a cost limit (max_cost, --max-cost) needs a price for {backend.model}: add "
+            "it to the prices (prices, --prices FILE)"
         )
     here = os.path.realpath(out)  # realpath, unlike Path.resolve, takes symlink loops
     if any(os.path.realpath(t) == here for t in targets if not is_url(str(t))):
-        raise ConfigurationError(f"{out} is one of the inputs; choose another --out")
+        raise ConfigurationError(
+            f"the output file (out, --out) {out} is one of the inputs; choose another "
+            "output file"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     with OutputLock(out) as lock:  # before anything reads or rewrites out
         all_items = list(items) if items is not None else collect_items(targets)
@@ -119,7 +126,9 @@ def run_batch(
         }
         ledger = RunLedger(out, run, stats)
         max_out = answer_tokens(params)
-        attempts = 1 + settings.max_reasks
+        # Each article may be asked up to 1 + re-asks times: the backend's default
+        # when the settings leave it open (0 for the embedded model).
+        attempts = 1 + max_reasks_for(backend, settings.max_reasks)
 
         def worst_case(item: BatchItem) -> tuple[int, int]:
             prompt = estimate_tokens(item.text or "") + 1500  # + instructions and schema

@@ -15,7 +15,10 @@ import typer
 
 from summarizer.cli.batch import batch
 from summarizer.cli.cache import cache_app
+from summarizer.cli.config import config_app
 from summarizer.cli.evals import eval_app
+from summarizer.cli.logs import logs_app
+from summarizer.cli.models import models
 from summarizer.cli.reference import exit_codes, prompts_app, schema
 from summarizer.cli.summarize import summarize
 
@@ -28,7 +31,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion: bash, zsh, fish, pwsh
 )
 
 
@@ -42,23 +45,52 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     # A plain bool, not `bool | None`: typer passes a bool flag's value through as is,
     # but builds a pydantic validator (about 0.1 s to import) for any other type.
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="Say on stderr what is done: model requests (latency, tokens), re-asks "
+            "and why, retries, cache hits. -vv: more.",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Errors only on stderr: no notices or warnings.")
+    ] = False,
 ) -> None:
     """Summarize news articles into the JSON summary contract (schema v1)."""
+    from summarizer import calllog
+    from summarizer.cli.verbosity import configure
+
+    configure(verbose, quiet)
+    calllog.enable()  # the command line logs every model call (`summarizer logs`)
+
+    def back_to_the_library_defaults() -> None:  # for the next command in this process
+        configure(0, False)
+        calllog.enable(False)
+
+    ctx.call_on_close(back_to_the_library_defaults)
 
 
 app.command()(summarize)
 app.command()(batch)
 app.command()(schema)
 app.command("exit-codes")(exit_codes)
+app.command()(models)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(eval_app, name="eval")
 app.add_typer(cache_app, name="cache")
+app.add_typer(config_app, name="config")
+app.add_typer(logs_app, name="logs")
 
 
 def run() -> None:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from summarizer.cli import verbosity
 from summarizer.cli.errors import handle_errors
 from summarizer.cli.options import DEFAULT_OPTIONS, ModelOptions, NoCacheOpt, with_model_options
 from summarizer.errors import BatchFailuresError, BudgetExceededError
@@ -103,7 +104,7 @@ def batch(
         items = collect_items(inputs)
         notice = backend_for(settings).notice
         if notice:
-            typer.echo(f"summarizer: {notice}", err=True)
+            verbosity.notice(notice)
         with BatchProgress(len(items), enabled=progress) as bar:
             stats = run_batch(
                 inputs, out, settings, batch_options, prices=price_table,

@@ -9,6 +9,10 @@ a field of :class:`ModelOptions`; a command takes ``options: ModelOptions`` and
 hands the parsed values to the command as one :class:`ModelOptions`.
 
 Nothing here imports a model SDK: these modules load for ``summarizer --version``.
+
+Importing this module also makes ``--help`` show flags without a value placeholder
+(see :func:`_flags_take_no_value`); value options name what they take with
+``metavar`` where the type alone (``<str>``) says nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +31,35 @@ from summarizer.settings import Settings
 R = TypeVar("R")
 
 
+def _flags_take_no_value() -> None:
+    """Show no type after a flag in ``--help``: ``--strict``, not ``--strict <bool>``.
+
+    typer 0.29's rich help prints every option's type in a column of its own, flags
+    included, so ``--help``, ``--version`` and every ``--x/--no-x`` read as if they took
+    a ``<bool>`` value (its plain help does skip them). The column comes from one
+    method, which flags now answer with nothing. Older typers lack the method and
+    never showed flags' types: nothing to do there. The CLI imports this module for
+    every command, typer's own options (``--help``, completion) included.
+    """
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "flags_take_no_value", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        result: str | None = shown(self, ctx)
+        return result
+
+    display_type_rich.flags_take_no_value = True  # type: ignore[attr-defined]
+    setattr(TyperOption, "display_type_rich", display_type_rich)  # noqa: B010
+
+
+_flags_take_no_value()
+
+
 class ModeOption(StrEnum):
     """Instructor's modes, as ``--mode`` accepts them."""
 
@@ -39,6 +72,9 @@ class ModeOption(StrEnum):
 ModelOpt = Annotated[
     str | None,
     typer.Option(
+        "--model",
+        "-m",
+        metavar="<provider/name>",
         help="provider/name (openai/gpt-4o-mini, ollama/llama3.1, vllm/NAME), a "
         "bare name for --base-url, or local[:PATH.gguf]. Env: SUMMARIZER_MODEL.",
     ),
@@ -46,10 +82,14 @@ ModelOpt = Annotated[
 BaseUrlOpt = Annotated[
     str | None,
     typer.Option(
-        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1. Env: OPENAI_BASE_URL."
+        metavar="<url>",
+        help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1. Env: OPENAI_BASE_URL.",
     ),
 ]
-PromptOpt = Annotated[str | None, typer.Option(help="NAME@VERSION or a .toml prompt file.")]
+PromptOpt = Annotated[
+    str | None,
+    typer.Option(metavar="<name@version|file>", help="NAME@VERSION or a .toml prompt file."),
+]
 StrictOpt = Annotated[
     bool,
     typer.Option(

@@ -70,6 +70,39 @@ def write_output(text: str, output: Path | None = None) -> None:
         raise _bad(output, f"cannot be written ({e.strerror or type(e).__name__})") from e
 
 
+class Results:
+    """Several results of one command, e.g. one summary per input, to one place.
+
+    To stdout each is written as it comes, so a reader (a pipe, a person) has it at
+    once and an interruption keeps what was printed. To ``--output`` they are written
+    together by :meth:`close`, still whole or not at all; after a failure too, so that
+    one bad input never loses the others' results, but not after Ctrl-C, which leaves
+    the file as it was. ``separator`` goes between two results (a rule between
+    summaries for people; nothing between JSON lines).
+    """
+
+    def __init__(self, output: Path | None, separator: str = "") -> None:
+        self.output = output
+        self.separator = separator
+        self.count = 0
+        self._kept: list[str] = []
+
+    def add(self, text: str) -> None:
+        text = (self.separator if self.count else "") + text
+        text = text if text.endswith("\n") else text + "\n"
+        self.count += 1
+        if self.output is None:
+            write_output(text)
+        else:
+            self._kept.append(text)
+
+    def close(self) -> None:
+        """Write what is kept to ``--output``; nothing is written when nothing was added."""
+        if self.output is not None and self._kept:
+            write_output("".join(self._kept), self.output)
+            self._kept.clear()
+
+
 def _target(output: Path) -> tuple[Path, os.stat_result | None]:
     """Where to write ``output``, and what is there now (None: nothing yet).
 

@@ -38,12 +38,22 @@ def schema(
 
 
 @handle_errors
-def exit_codes() -> None:
-    """List the exit codes, the errors they stand for, and what they mean."""
+def exit_codes(
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help='For scripts: [{"code": 0, "name": "ok", "meaning": "Success"}, ...].'
+        ),
+    ] = False,
+) -> None:
+    """List every exit code and what it means (--json for scripts)."""
     from summarizer.errors import EXIT_CODES
 
-    for code, (name, meaning) in EXIT_CODES.items():
-        typer.echo(f"{code:>3}  {name:<26} {meaning}")
+    if as_json:
+        rows = [{"code": c, "name": n, "meaning": m} for c, (n, m) in EXIT_CODES.items()]
+        write_output(json.dumps(rows, indent=2))
+        return
+    write_output("\n".join(f"{c:>3}  {n:<26} {m}" for c, (n, m) in EXIT_CODES.items()))
 
 
 @prompts_app.command("list")

@@ -132,8 +132,15 @@ def read_article(
         if len(data) > cap:
             raise _too_large("<stdin>", cap)
         return _article(data, "<stdin>", html_suffix=False)
+    # The path as given is what is opened and named in errors: Path() would drop a
+    # trailing "/" or "/." and read "notes.txt/" as the file notes.txt.
+    name = os.fspath(target)
+    if not name:
+        raise InputNotFoundError(
+            "an empty path: no such file; pass an article file, - for stdin or an http(s) URL"
+        )
+    data = _read_file(name, cap)
     path = Path(target)
-    data = _read_file(path, cap)
     return _article(data, str(path), html_suffix=path.suffix.lower() in HTML_SUFFIXES)
 
 
@@ -163,14 +170,18 @@ def _article(data: bytes, source: str, *, html_suffix: bool) -> Article:
     return Article(check_text(decode(data, source), source), source)
 
 
-def _read_file(path: Path, cap: int) -> bytes:
+def _read_file(path: str, cap: int) -> bytes:
     """The bytes of a regular file of at most ``cap`` bytes, else a clear InputError.
 
     The type and size come from ``stat`` before the file is opened; the open itself is
     non-blocking and checked again (``fstat``), so that a file swapped for a FIFO in
     between cannot hang the read, and the read stops one byte past the cap whatever
-    the file has grown to since.
+    the file has grown to since. Every way the path can fail to name a readable file
+    (missing, through a file, a directory, no permission, a loop, too long) is an
+    InputError naming it, never an OSError.
     """
+    if "\x00" in path:  # os.stat raises ValueError, not OSError, for these
+        raise InputNotFoundError(f"{path!r}: no such file (a path cannot hold a NUL character)")
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
@@ -207,11 +218,11 @@ def _read_capped(stream: BinaryIO, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def _open_error(path: Path, error: OSError) -> InputNotFoundError | InputIsDirectoryError:
+def _open_error(path: str, error: OSError) -> InputNotFoundError | InputIsDirectoryError:
     if error.errno == errno.ENOENT:
         return InputNotFoundError(f"{path}: no such file")
     if error.errno in (errno.EACCES, errno.EPERM):
-        return InputNotFoundError(f"{path}: permission denied")
+        return InputNotFoundError(f"{path}: permission denied; the file cannot be read")
     if error.errno == errno.EISDIR:
         return InputIsDirectoryError(f"{path}: is a directory; pass an article file")
     if error.errno == errno.ELOOP:
@@ -220,9 +231,18 @@ def _open_error(path: Path, error: OSError) -> InputNotFoundError | InputIsDirec
             "point it at an article file"
         )
     if error.errno == errno.ENOTDIR:
-        return InputNotFoundError(f"{path}: no such file (a part of the path is not a directory)")
+        return InputNotFoundError(f"{path}: no such file ({_not_a_directory(path)})")
     reason = error.strerror or type(error).__name__
     return InputNotFoundError(f"{path}: cannot be read ({reason})")
+
+
+def _not_a_directory(path: str) -> str:
+    """Which part of ``path`` is a file that the path goes through, as the user sees it."""
+    whole = Path(path)
+    for part in (*reversed(whole.parents), whole):
+        if os.path.exists(part) and not os.path.isdir(part):  # these never raise
+            return f"{part} is a file, not a directory"
+    return "a part of the path is not a directory"
 
 
 _KINDS = (
@@ -233,7 +253,7 @@ _KINDS = (
 )
 
 
-def _not_regular(path: Path, mode: int) -> InputNotRegularFileError | InputIsDirectoryError:
+def _not_regular(path: str, mode: int) -> InputNotRegularFileError | InputIsDirectoryError:
     if stat.S_ISDIR(mode):
         return InputIsDirectoryError(f"{path}: is a directory; pass an article file")
     kind = next((name for test, name in _KINDS if test(mode)), "a special file")

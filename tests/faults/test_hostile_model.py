@@ -80,7 +80,7 @@ def one_line_error(proc: subprocess.CompletedProcess[bytes], code: int, fragment
 def cached(tmp_path: Path) -> list[str]:
     """The summaries the answer cache holds (SQLite files under the test's cache dir)."""
     rows: list[str] = []
-    for path in (tmp_path / "answer-cache").rglob("*"):
+    for path in (tmp_path / "answer-cache").rglob("answers*.sqlite3"):
         if path.is_file() and path.read_bytes()[:16] == b"SQLite format 3\x00":
             with contextlib.closing(sqlite3.connect(path)) as db:
                 rows += [r[0] for r in db.execute("SELECT summary FROM answers")]

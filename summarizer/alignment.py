@@ -1,0 +1,116 @@
+"""Where a quote stands in an article: character offsets into the text the user gave,
+found exact, after normalization, or by a bounded fuzzy match (see
+:mod:`summarizer.grounding`, which applies it to a summary). Apart from grounding
+because the eval scorer, the merge step and the golden-file checks locate quotes too,
+with no summary to ground.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from rapidfuzz import fuzz
+
+from summarizer.similarity import normalize
+from summarizer.text import sentence_spans
+
+if TYPE_CHECKING:
+    from summarizer.contract.models import Evidence
+
+FUZZY_MIN_SCORE = 90.0
+_MIN_FUZZY_CHARS = 25  # one typo in a short quote can change its meaning
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int
+    end: int
+    alignment: Literal["exact", "normalized", "fuzzy"]
+
+
+class Aligner:
+    """Finds quotes in one article; build once per article, reuse for every quote."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._norm, self._index = normalize(text)
+
+    def locate(self, quote: str) -> Match | None:
+        """Where ``quote`` stands in the article, or ``None`` if it is not there."""
+        stripped = quote.strip()
+        if not stripped:
+            return None
+        pos = self.text.find(stripped)
+        if pos >= 0:
+            return Match(pos, pos + len(stripped), "exact")
+        full, _ = normalize(stripped)
+        # Models often wrap a quote in quotation marks or end it with a period the
+        # article does not have there: try as given, then without those.
+        nquote = full.strip(" .\"'")
+        if not nquote:
+            return None
+        for candidate in dict.fromkeys((full, nquote)):
+            pos = self._norm.find(candidate)
+            if pos >= 0:
+                return self._span(pos, pos + len(candidate), "normalized")
+        if len(nquote) < _MIN_FUZZY_CHARS:
+            return None
+        found = fuzz.partial_ratio_alignment(nquote, self._norm, score_cutoff=FUZZY_MIN_SCORE)
+        if found is None:
+            return None
+        start, end = found.dest_start, found.dest_end
+        # The alignment window is as long as the quote, so a quote missing a letter
+        # ends one letter short: widen the span to whole words.
+        while start > 0 and self._norm[start - 1].isalnum() and self._norm[start].isalnum():
+            start -= 1
+        while end < len(self._norm) and self._norm[end].isalnum() and self._norm[end - 1].isalnum():
+            end += 1
+        if not 0.8 * len(nquote) <= end - start <= 1.2 * len(nquote):
+            return None
+        return self._span(start, end, "fuzzy")
+
+    def _span(self, nstart: int, nend: int, alignment: Literal["normalized", "fuzzy"]) -> Match:
+        start = self._index[nstart]
+        return Match(start, self._index[nend - 1] + 1, alignment)
+
+
+def evidence_spans(
+    evidence: list[Evidence], aligner: Aligner, *, fuzzy: bool = True
+) -> list[tuple[int, int]]:
+    """Where each quote stands: its own offsets when they hold, else located afresh.
+
+    Quotes that cannot be located are left out; ``fuzzy=False`` also leaves out those
+    only a fuzzy match finds (scoring wants evidence that is really in the text).
+    """
+    out = []
+    for ev in evidence:
+        if (
+            ev.start is not None
+            and ev.end is not None
+            and aligner.text[ev.start : ev.end] == ev.quote
+        ):
+            out.append((ev.start, ev.end))
+            continue
+        match = aligner.locate(ev.quote)
+        if match is not None and (fuzzy or match.alignment != "fuzzy"):
+            out.append((match.start, match.end))
+    return out
+
+
+_CLAUSE = re.compile(r"[^,;:]+[,;:]?")
+
+
+def quote_candidates(text: str, min_words: int = 3, max_words: int = 40) -> tuple[str, ...]:
+    """Verbatim spans of ``text`` that make good evidence quotes: its sentences, and
+    the clauses of sentences too long to quote whole (3 to 40 words, in order)."""
+    found: dict[str, None] = {}
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        pieces = [sentence] if len(sentence.split()) <= max_words else _CLAUSE.findall(sentence)
+        for piece in pieces:
+            piece = piece.strip().rstrip(",;:").strip()
+            if min_words <= len(piece.split()) <= max_words and piece in text:
+                found.setdefault(piece, None)
+    return tuple(found)
