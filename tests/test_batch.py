@@ -536,3 +536,24 @@ def test_workers_opening_a_new_cache_at_once_all_succeed(tmp_path: Path) -> None
             p.join(30)
         outcomes += [results.get(timeout=5) for _ in procs]
     assert outcomes == ["ok"] * 60
+
+
+def test_a_model_without_a_price_says_so_once_and_costs_unknown(
+    fake_openai: FakeOpenAI, tmp_path: Path, seed_text: str, seed_summary: dict[str, Any]
+) -> None:
+    """No price is no failure (unless --max-cost needs one): the cost is unknown, not
+    0, and the run says so once, on stderr and in the ledger."""
+    fake_openai.default = summary_reply(seed_summary)
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        (tmp_path / "in" / f"{i}.txt").write_text(_article(seed_text, i), encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    proc = run_cli("batch", str(tmp_path / "in"), "-o", str(out), "--model", "fake-model",
+                   "--base-url", fake_openai.url, "-c", "1")  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert err.count("no price known for compatible/fake-model") == 1
+    assert "cost unknown" in err
+    run = json.loads(ledger_path(out).read_text())["runs"][0]
+    assert run["cost_usd"] is None
+    assert run["warning"].startswith("no price known for compatible/fake-model")

@@ -39,7 +39,7 @@ from summarizer.backends.base import max_reasks_for
 from summarizer.batch.items import BatchItem, collect_items
 from summarizer.batch.ledger import BatchStats, Recorder, RunLedger, load_finished
 from summarizer.batch.lock import OutputLock
-from summarizer.batch.pricing import Price, price_for
+from summarizer.batch.pricing import Price, price_for, unknown_price
 from summarizer.batch.ratelimit import RateLimiter
 from summarizer.batch.scheduling import BatchOptions, summarize_all
 from summarizer.batch.workers import run_workers
@@ -92,7 +92,12 @@ def run_batch(
         backend = probe.backend
         params = probe.generation_params()
         prompt = probe.prompt.ref
-    price = price_for(backend.model, prices, free=backend.runs_locally)
+    price = price_for(
+        backend.model,
+        prices,
+        free=backend.runs_locally,
+        base_url=getattr(backend, "base_url", None),
+    )
     if options.max_cost is not None and price is None:
         # Library errors name the parameter, then the CLI's flag for it: both
         # audiences read the same message (`summarizer batch` prints it as is).
@@ -103,8 +108,7 @@ def run_batch(
     here = os.path.realpath(out)  # realpath, unlike Path.resolve, takes symlink loops
     if any(os.path.realpath(t) == here for t in targets if not is_url(str(t))):
         raise ConfigurationError(
-            f"the output file (out, --out) {out} is one of the inputs; choose another "
-            "output file"
+            f"the output file (out, --out) {out} is one of the inputs; choose another output file"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     with OutputLock(out) as lock:  # before anything reads or rewrites out
@@ -123,6 +127,8 @@ def run_batch(
             "workers": workers,
             "rate_limit": {"rpm": options.rpm, "tpm": options.tpm},
             "max_cost": options.max_cost,
+            # Said once, in the ledger, instead of failing: cost is unknown, not 0.
+            **({"warning": unknown_price(backend.model)} if price is None else {}),
         }
         ledger = RunLedger(out, run, stats)
         max_out = answer_tokens(params)

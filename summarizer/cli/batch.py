@@ -111,6 +111,10 @@ def batch(
                 on_change=bar.update, items=items,
             )  # fmt: skip
     typer.echo(f"summarizer: {describe_stats(stats)} -> {out}", err=True)
+    if stats.cost_usd is None:
+        from summarizer.batch.pricing import unknown_price
+
+        verbosity.notice(unknown_price(str(settings.model_ref)))
     if stats.budget_hit and stats.not_started:
         raise BudgetExceededError(
             f"--max-cost {max_cost:g} reached: {stats.not_started} article(s) not "
