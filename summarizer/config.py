@@ -96,6 +96,10 @@ def read_config(path: Path | None) -> ConfigFile | None:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigurationError(f"config file {path}: not valid TOML: {e}") from e
+    except RecursionError:  # tomllib recurses per nesting level: [[[[...]]]]
+        raise ConfigurationError(
+            f"config file {path}: nested too deeply to be a config file"
+        ) from None
     return ConfigFile(path, text, data)
 
 

@@ -58,6 +58,11 @@ PROVIDERS: dict[str, str | None] = {
 }
 
 
+# The no-model methods' providers, and the settings only a model reads.
+_NO_MODEL = frozenset({RULES, "baseline"})
+_MODEL_ONLY = ("prompt", "mode", "temperature", "max_tokens")
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """A parsed ``--model`` value: ``provider/name``, a bare name, or ``local[:path]``."""
@@ -138,7 +143,15 @@ class Settings:
     def resolve(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
         """Build settings from explicit values (``None`` = unset), then env, then the
         config file, then defaults."""
-        settings = cls(**{k: r.value for k, r in _resolve(env, explicit).items()})
+        resolved = _resolve(env, explicit)
+        if ModelRef.parse(str(resolved["model"].value)).provider in _NO_MODEL:
+            # No model reads a prompt or sampling parameters. Asked for explicitly,
+            # that is a mistake to report (the backend does); from the environment or
+            # the config file they are defaults for when a model runs: left out.
+            for name in _MODEL_ONLY:
+                if name in resolved and resolved[name].source != "explicit":
+                    del resolved[name]
+        settings = cls(**{k: r.value for k, r in resolved.items()})
         settings.validate()
         return settings
 

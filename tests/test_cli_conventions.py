@@ -359,3 +359,42 @@ def test_run_batch_errors_name_the_parameter_and_the_flag(articles: Path) -> Non
         ConfigurationError, match=r"^the output file \(out, --out\) .* is one of the inputs"
     ):
         run_batch([a], a, settings, BatchOptions(), prices={})
+
+
+def test_ctrl_c_keeps_the_summaries_finished_before_it_in_the_output_file(
+    fake_openai: FakeOpenAI, seed_summary: dict[str, Any], tmp_path: Path
+) -> None:
+    """Each finished summary was paid for: Ctrl-C writes them to -o (whole), then 130
+    (found by a review: the file was never created)."""
+    import signal
+    import time
+
+    from tests.test_cli import start_cli
+
+    fake_openai.queue(summary_reply(seed_summary), Reply(delay=60.0))
+    out = tmp_path / "out.jsonl"
+    proc = start_cli("summarize", str(SEED), str(SEED), "-m", "fake-model",
+                     "--base-url", fake_openai.url, "--no-cache", "-o", str(out))  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(fake_openai.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(fake_openai.requests) == 2  # the first is done, the second waits
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    assert ArticleSummary.model_validate_json(lines[0]).meta["source"] == str(SEED)
+
+
+def test_a_full_stdout_is_a_one_line_error(tmp_path: Path) -> None:
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "summarizer", "summarize", str(SEED), str(SEED)],
+            stdout=full, stderr=subprocess.PIPE, env=cli_env(), timeout=120, check=False,
+        )  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == ConfigurationError.exit_code, err
+    assert err.strip().splitlines() == [
+        "summarizer: error: stdout cannot be written (No space left on device)"
+    ]

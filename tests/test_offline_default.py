@@ -271,3 +271,31 @@ def test_a_text_with_no_sentence_to_quote_is_an_error_not_an_empty_summary(text:
     result = CliRunner().invoke(app, ["summarize", "-"], input=text)
     assert result.exit_code == InvalidOutputError.exit_code, result.output
     assert "nothing to summarize" in result.output
+
+
+def test_model_settings_from_the_config_file_do_not_break_the_offline_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prompt or temperature in the config file (or the environment) is a default for
+    when a model runs: the offline default leaves it out; given as a flag, it is an
+    error (found by a review: 'config set prompt ...' broke every plain summarize)."""
+    config = tmp_path / "config.toml"
+    config.write_text('prompt = "summarize@v1"\ntemperature = 0.5\n', encoding="utf-8")
+    monkeypatch.setenv("SUMMARIZER_CONFIG", str(config))
+    result = CliRunner().invoke(app, ["summarize", str(SEED)])
+    assert result.exit_code == 0, result.output
+    assert ArticleSummary.model_validate_json(result.stdout).meta["model"] == "rules"
+    flagged = CliRunner().invoke(app, ["summarize", str(SEED), "--prompt", "summarize@v1"])
+    assert flagged.exit_code == ConfigurationError.exit_code
+    assert "--prompt would be ignored" in flagged.output
+
+
+def test_a_config_file_nested_too_deeply_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "deep.toml"
+    config.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    monkeypatch.setenv("SUMMARIZER_CONFIG", str(config))
+    result = CliRunner().invoke(app, ["summarize", str(SEED)])
+    assert result.exit_code == ConfigurationError.exit_code
+    assert "nested too deeply" in result.output

@@ -44,6 +44,8 @@ class ExtractiveBackend:
                 f"--model {ref}: no such method; choose {RULES} or one of "
                 + ", ".join(f"{PROVIDER}/{m}" for m in METHODS if m != RULES)
             )
+        # Only explicit values reach here (Settings.resolve leaves out those from the
+        # environment or the config file, which are defaults for when a model runs).
         ignored = [
             flag
             for flag, value in (
@@ -57,7 +59,7 @@ class ExtractiveBackend:
         if ignored:
             raise ConfigurationError(
                 f"--model {ref} calls no model, so {', '.join(ignored)} would be ignored; "
-                "drop them or choose a model (a prompt can also come from SUMMARIZER_PROMPT)"
+                "drop them or choose a model"
             )
         self.settings = settings
         self.method = name

@@ -55,8 +55,15 @@ def write_output(text: str, output: Path | None = None) -> None:
     """Write ``text`` (plus a final newline if it lacks one) to ``output`` or stdout."""
     text = text if text.endswith("\n") else text + "\n"
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # a closed pipe (`| head`): silence and 141, see cli/errors.py
+        except OSError as e:  # a full disk behind `> file`, /dev/full
+            raise ConfigurationError(
+                f"stdout cannot be written ({e.strerror or type(e).__name__})"
+            ) from e
         return
     data = text.encode("utf-8")
     target, info = _target(output)
@@ -75,9 +82,9 @@ class Results:
 
     To stdout each is written as it comes, so a reader (a pipe, a person) has it at
     once and an interruption keeps what was printed. To ``--output`` they are written
-    together by :meth:`close`, still whole or not at all; after a failure too, so that
-    one bad input never loses the others' results, but not after Ctrl-C, which leaves
-    the file as it was. ``separator`` goes between two results (a rule between
+    together by :meth:`close`, still whole or not at all; after a failure or Ctrl-C
+    too, so that one bad input or an interruption never loses the results finished
+    before it. ``separator`` goes between two results (a rule between
     summaries for people; nothing between JSON lines).
     """
 

@@ -138,8 +138,10 @@ def summarize(
                     continue
                 results.add(result.model_dump_json() if several and fmt is OutputFormat.json
                             else render(result, fmt.value))  # fmt: skip
-    except Exception:
-        results.close()  # a failure keeps the summaries made before it
+    except (Exception, KeyboardInterrupt):
+        # A failure or Ctrl-C keeps the summaries finished before it (each was
+        # paid for); the file is still written whole, then the error or 130.
+        results.close()
         raise
     results.close()
     if first_failure:
