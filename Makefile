@@ -1,5 +1,7 @@
 # Every target installs what it needs into .venv first, so each works on a fresh machine.
 PY ?= python3
+# bash, for `set -o pipefail` in the demo (a pipe into `tail` must not hide a failure).
+SHELL := bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -39,7 +41,8 @@ demo: $(CORE_STAMP) ## Install, summarize the seed article offline, score the de
 	$(BIN)/summarizer summarize seeds/trump-putin-call.txt --format markdown
 	@echo
 	@echo "The offline default on evals/wikinews, beside the no-model lead baseline:"
-	@$(BIN)/summarizer eval run --dataset evals/wikinews --out .demo-eval --gate-floor 2>/dev/null | tail -n 8
+	@set -o pipefail; $(BIN)/summarizer eval run -d evals/wikinews --out .demo-eval --gate-floor \
+		2>.demo-eval.log | tail -n 8 || { cat .demo-eval.log; exit 1; }
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
