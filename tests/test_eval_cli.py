@@ -250,7 +250,8 @@ def test_a_regression_and_missing_candidates_exit_50_and_say_both(tmp_path: Path
     (cands / f"{IDS[0]}.json").write_text("{}", encoding="utf-8")
     result = _invoke("score", "-d", str(data), "--candidates", str(cands), "--baseline", str(good))
     assert result.exit_code == 50, result.output
-    (line,) = _warnings(result)
+    invalid, line = _warnings(result)  # the invalid candidate is counted, then the gate
+    assert invalid == "summarizer: warning: 1 of 2 candidates invalid (scored 0)"
     assert "eval gate: dropped more than 0.05" in line
     assert "(also: 1 selected article(s) have no candidate)" in line
 
@@ -286,8 +287,8 @@ def test_the_baseline_comparison_is_kept_in_the_report(tmp_path: Path) -> None:
                           str(tmp_path / "good.json"), "--max-drop", "0.5")  # fmt: skip
     assert result.exit_code == 0, result.output
     block = doc["baseline"]
-    assert set(block) == {"path", "max_drop", "aggregate", "delta", "drops", "passed",
-                          "article_delta", "regressions"}  # fmt: skip
+    assert set(block) == {"path", "max_drop", "articles", "aggregate", "current", "delta",
+                          "drops", "passed", "own", "article_delta", "regressions"}  # fmt: skip
     assert block["path"] == str(tmp_path / "good.json")
     assert block["max_drop"] == 0.5
     assert block["aggregate"]["score"] == 1.0
@@ -315,8 +316,9 @@ def test_the_baseline_comparison_is_kept_in_the_report(tmp_path: Path) -> None:
     assert f"1 article(s) dropped more than 0.05: {IDS[1]}" in result.stdout
 
 
-def test_a_baseline_without_articles_still_compares_the_means(tmp_path: Path) -> None:
-    """A hand-made or old baseline: only the aggregate the gate needs."""
+def test_a_baseline_without_per_article_scores_is_refused(tmp_path: Path) -> None:
+    """A hand-made or old baseline with only the aggregate: its means cannot be
+    compared on the same articles (tests/test_review_evals.py), so exit 51."""
     data = copy_dataset(tmp_path / "data", IDS[:2])
     sections = {s: 0.5 for s in ("key_summary", "actors", "commitments", "open_questions",
                                  "grounding")}  # fmt: skip
@@ -324,14 +326,12 @@ def test_a_baseline_without_articles_still_compares_the_means(tmp_path: Path) ->
     path.write_text(json.dumps({"aggregate": {"score": 0.5, "sections": sections,
                                               "articles": "many"},
                                 "articles": {IDS[0]: {"score": "high"}, IDS[1]: 7}}))  # fmt: skip
-    result, doc = _report(tmp_path, data, data / "golden", "r.json", "--baseline", str(path))
-    assert result.exit_code == 0, result.output
-    block = doc["baseline"]
-    assert block["delta"]["score"] == 0.5
-    assert block["aggregate"]["articles"] is None
-    assert block["article_delta"] == {}
-    assert block["regressions"] == []
-    assert block["passed"] is True
+    report = tmp_path / "r.json"
+    result = _invoke("score", "-d", str(data), "--candidates", str(data / "golden"),
+                     "--report", str(report), "--baseline", str(path))  # fmt: skip
+    assert result.exit_code == 51, result.output
+    assert "has no per-article scores" in result.stderr
+    assert not report.exists()  # refused before any scoring
 
 
 def test_eval_app_is_importable_and_lists_the_commands_in_order() -> None:

@@ -4,7 +4,9 @@ It reads reports only, calls no model and imports only the comparison code when 
 runs (:mod:`summarizer.evals.compare`). The first report is the one the others are
 compared with. It is not a gate: it exits 0 whatever the scores (``eval run
 --baseline`` is the gate); a report that cannot be read fails with exit 11 or 15
-before anything is printed or written.
+before anything is printed or written (one over 64 MB with exit 24, from its size,
+before it is read). ``-o`` writes what would be shown: the HTML page, or with
+``--json`` the JSON (then not printed).
 """
 
 from __future__ import annotations
@@ -33,10 +35,16 @@ def eval_compare(
         ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Also write the comparison as one HTML page.")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Also write the comparison as one HTML page (with --json: write the JSON "
+            "here instead of printing it).",
+        ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the comparison as JSON instead of tables.")
+        bool, typer.Option("--json", help="The comparison as JSON instead of tables.")
     ] = False,
     max_drop: Annotated[
         float,
@@ -50,12 +58,8 @@ def eval_compare(
     different datasets or goldens are compared with a warning.
     """
     from summarizer.cli.eval_results import check_writable
-    from summarizer.evals.compare import (
-        compare_runs,
-        load_runs,
-        print_comparison,
-        render_compare_html,
-    )
+    from summarizer.evals.compare import compare_runs, load_runs, render_compare_html
+    from summarizer.evals.report import print_comparison
 
     if len(reports) < 2:
         raise ConfigurationError("eval compare needs two or more reports to compare")
@@ -64,16 +68,19 @@ def eval_compare(
     if out is not None:
         check_writable(out, "--out")
     comparison = compare_runs(load_runs(reports), max_drop=max_drop)
+    text = json.dumps(comparison, indent=2, ensure_ascii=False) + "\n" if as_json else ""
     if out is not None:
-        _write_whole(out, render_compare_html(comparison, out))
+        _write_whole(out, text if as_json else render_compare_html(comparison, out))
     for warning in comparison["warnings"]:
         typer.echo(f"summarizer: warning: {warning}", err=True)
-    if as_json:
-        typer.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
+    if as_json and out is not None:
+        typer.echo(f"json: {out}", err=True)
+    elif as_json:
+        typer.echo(text, nl=False)
     else:
         print_comparison(comparison)
-    if out is not None:
-        typer.echo(f"html: {out}", err=as_json)
+        if out is not None:
+            typer.echo(f"html: {out}")
 
 
 def _write_whole(path: Path, text: str) -> None:

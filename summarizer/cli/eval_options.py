@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal, NamedTuple, TypeVar, get_type_hints
 import typer
 from typer.core import TyperCommand
 
+from summarizer.cli import verbosity
+
 R = TypeVar("R")
 
 DatasetOpt = Annotated[
@@ -62,8 +64,9 @@ LegacyGolden = Annotated[Path | None, typer.Option("--golden", hidden=True)]
 BaselineOpt = Annotated[
     Path | None,
     typer.Option(
-        help="A previous JSON report to compare with: fail (exit 50) on a drop over "
-        "--max-drop (exit 51 if it has no scores). The comparison goes in report.json."
+        help="A previous report.json (or the run folder holding it) to compare with, on "
+        "the articles both scored: fail (exit 50) on a drop over --max-drop (exit 51 if "
+        "it has no scores or none of these articles). The comparison goes in report.json."
     ),
 ]
 MaxDropOpt = Annotated[
@@ -167,10 +170,8 @@ def _dataset(
 ) -> Path:
     """The one dataset the options name; a usage error (exit 2) when none, or two."""
     if legacy is not None and legacy_value is not None:
-        typer.echo(
-            f"summarizer: warning: {_LEGACY_SPELLING[legacy]} is deprecated; "
-            "use --dataset (-d) DATASET",
-            err=True,
+        verbosity.notice(  # silenced by -q, as every notice
+            f"warning: {_LEGACY_SPELLING[legacy]} is deprecated; use --dataset (-d) DATASET"
         )
         if dataset is not None and dataset != legacy_value:
             raise typer.BadParameter(

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import typer
 
+from summarizer.cli import verbosity
 from summarizer.errors import ConfigurationError, MissingCandidatesError, RegressionError
 
 
@@ -33,14 +34,23 @@ class Gate(NamedTuple):
 
 
 def load_gate(baseline: Path | None, max_drop: float, floor: bool) -> Gate:
-    """The gate, with the baseline report read (exit 51 if it cannot be gated against)
-    and --max-drop checked, both before any work."""
-    from summarizer.evals.runs import load_report
+    """The gate, with the baseline report read (a run folder means its report.json;
+    exit 51 if it cannot be gated against) and --max-drop checked, both before any work."""
+    from summarizer.evals.gate import load_report, report_path
 
     if not math.isfinite(max_drop) or max_drop < 0:  # nan would pass every drop
         raise ConfigurationError(f"--max-drop {max_drop:g}: expected a number from 0 to 1")
-    loaded = None if baseline is None else (baseline, load_report(baseline))
+    loaded = None if baseline is None else (report_path(baseline), load_report(baseline))
     return Gate(max_drop, loaded, floor)
+
+
+def check_gate(gate: Gate, ids: list[str]) -> None:
+    """Before any work: the baseline must have scored some of the articles this run
+    will score (``ids``), the only ones its means are compared on (exit 51 if none)."""
+    from summarizer.evals.gate import check_shared
+
+    if gate.baseline is not None:
+        check_shared(gate.baseline[0], gate.baseline[1], ids)
 
 
 def check_writable(path: Path, option: str, *, folder: bool = False) -> None:
@@ -137,16 +147,28 @@ def _summary_lines(report: dict[str, Any], gate: Gate, allow_missing: bool) -> l
         dropped = (
             f"; {len(worse)} article(s) dropped more than {gate.max_drop:g}: " if worse else ""
         )
+        own = compared["own"]
+        over = f" over its {own['articles']}" if own["articles"] else ""
+        theirs = (
+            f" (its own mean{over}: {own['score']:.3f})"
+            if own["articles"] != compared["articles"]
+            else ""
+        )
         lines.append(
-            f"against {compared['path']}: overall {compared['delta']['score']:+.3f}"
-            + dropped
-            + ", ".join(worse)
+            f"against {compared['path']}, {_on_shared(compared)}{theirs}: overall "
+            f"{compared['aggregate']['score']:.3f} -> {compared['current']['score']:.3f} "
+            f"({compared['delta']['score']:+.3f})" + dropped + ", ".join(worse)
         )
         if compared["passed"]:
             lines.append(f"gate: no drop over {gate.max_drop:g} against {compared['path']}")
     if gate.floor and not under:
         lines.append(f"gate: not below the {FLOOR} floor")
     return lines
+
+
+def _on_shared(compared: dict[str, Any]) -> str:
+    n = compared["articles"]
+    return f"on the {n} article{'s' if n != 1 else ''} both runs scored"
 
 
 def finish_eval(
@@ -161,17 +183,21 @@ def finish_eval(
     gate: Gate,
     missing: list[str] | None = None,
     allow_missing: bool = False,
+    failed: str = "candidates invalid",
 ) -> None:
     """Write the reports, print the table, then apply the gates (exit 50): against the
-    previous report, and with ``gate.floor`` against the lead floor; then fail (exit
-    53) if candidates are ``missing`` and not ``allow_missing``.
+    previous report, on the articles both scored, and with ``gate.floor`` against the
+    lead floor; then fail (exit 53) if candidates are ``missing`` and not
+    ``allow_missing``. Articles scored 0 for an error are counted on stderr ("3 of 12
+    ``failed`` (scored 0)"): a model's failures, not the command's, so not an exit code.
 
     The gate's verdict is the exit code whatever else fails: a report that cannot be
     written or a table that cannot be printed does not stop the rest.
     """
     from summarizer.evals.baselines import FLOOR, floor_scores
+    from summarizer.evals.gate import compare_to_baseline
     from summarizer.evals.report import print_table, render_html
-    from summarizer.evals.runs import aggregate, build_report, compare_to_baseline
+    from summarizer.evals.runs import aggregate, build_report
 
     floor = {"method": FLOOR, "aggregate": aggregate(floor_scores(cases))}
     report = build_report(articles, run_info, floor=floor, missing=missing)
@@ -211,11 +237,15 @@ def finish_eval(
         table_failure = None
     if table_failure is not None:
         notes.append(f"the table could not be printed: {_one_line(table_failure)}")
+    errors, scored = report["aggregate"]["errors"], report["aggregate"]["articles"]
+    if errors:
+        verbosity.notice(f"warning: {errors} of {scored} {failed} (scored 0)")
     also = "".join(f" (also: {note})" for note in notes)
     if dropped:
         against = (
-            f"dropped more than {gate.max_drop:g} below {gate.baseline[0]}: "
-            if gate.baseline
+            f"dropped more than {gate.max_drop:g} below {gate.baseline[0]}, "
+            f"{_on_shared(report['baseline'])}: "
+            if gate.baseline and report["baseline"]["drops"]
             else ""
         )
         if unaccepted:

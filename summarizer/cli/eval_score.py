@@ -4,7 +4,11 @@ It calls no model and runs in CI on every change, so it imports the golden and s
 code only when it runs. Every selected article is expected to have a candidate: one
 that has none is listed as missing, not scored as 0 (31 zeros in a mean of 33 would
 read as a terrible model rather than a half-empty folder), and the command fails
-(exit 53) unless ``--allow-missing``, with the reports written first.
+(exit 53) unless ``--allow-missing``, with the reports written first. One that is
+there but not a summary (not JSON, the wrong shape, over 2 MB, a folder or a FIFO) is
+the model's or tool's failure: it scores 0 with its reason, listed under the table and
+counted on stderr, and the command still exits 0, as ``eval run`` does for a model's
+failures (the gates decide).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from summarizer.cli.eval_options import (
     Selection,
     with_selection,
 )
-from summarizer.cli.eval_results import check_writable, finish_eval, load_gate
+from summarizer.cli.eval_results import check_gate, check_writable, finish_eval, load_gate
 from summarizer.errors import InputNotFoundError, MissingCandidatesError
 
 
@@ -30,7 +34,10 @@ from summarizer.errors import InputNotFoundError, MissingCandidatesError
 @handle_errors
 def eval_score(
     selection: Selection,
-    candidates: Annotated[Path, typer.Option(help="Folder of <id>.json candidate summaries.")],
+    candidates: Annotated[
+        Path,
+        typer.Option(help="Folder of <id>.json candidate summaries (at most 2 MB each)."),
+    ],
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write the HTML report here.")] = None,
     allow_missing: Annotated[
@@ -69,6 +76,7 @@ def eval_score(
             f"articles (<id>.json, e.g. {missing[0]}.json); nothing to score"
         )
     present = {i: case for i, case in cases.items() if i not in missing}
+    check_gate(gate, list(present))
     articles = score_dataset(dataset, candidates, cases=present)
     run_info = {
         "dataset": str(dataset),

@@ -6,9 +6,11 @@ article each run's scores, with the best of each row, each run's difference from
 first run, and the articles where a run dropped more than ``max_drop`` below it.
 
 An article that a run has no result for is missing there (``None``), never 0: a run
-that skipped an article did not score 0 on it. When the runs do not cover the same
-articles, their own means are over different articles, so the comparison also gives
-the means over the articles every run has (``common``). Runs on different datasets,
+that skipped an article did not score 0 on it. A mean is only comparable with a mean
+over the same articles (0.668 over 33 against 1.000 over 6 says nothing of either), so
+the compared means (``means``, with the best and the deltas) are over the articles
+every run scored (``compared_articles``); each run's own mean, over whatever it
+scored, is kept beside them as ``own_means``, never compared. Runs on different datasets,
 or whose lead floor differs on the same articles (the goldens, or the scorer,
 changed between them), are compared all the same, with a warning: the reader
 decides whether the numbers still mean the same thing.
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.errors import DatasetError
+from summarizer.evals.gate import REPORT_MAX_BYTES, report_path
 from summarizer.evals.goldens import read_json
 from summarizer.evals.runs import SECTIONS
 
@@ -58,10 +61,12 @@ def _number(value: Any) -> float | None:
 
 def read_run(path: Path) -> dict[str, Any]:
     """The report at ``path`` (a run folder means its ``report.json``), checked to
-    have what a comparison reads: DatasetError (exit 15) otherwise, naming the file."""
-    if path.is_dir():
-        path = path / "report.json"
-    data = read_json(path)  # missing: InputNotFoundError; not JSON: DatasetError
+    have what a comparison reads: DatasetError (exit 15) otherwise, naming the file,
+    and InputTooLargeError (exit 24) over :data:`REPORT_MAX_BYTES`, from its size,
+    before it is read."""
+    path = report_path(path)
+    # missing: InputNotFoundError; too large: InputTooLargeError; not JSON: DatasetError
+    data = read_json(path, REPORT_MAX_BYTES)
     if not isinstance(data, dict) or not isinstance(data.get("articles"), dict):
         raise DatasetError(f"{path}: not an eval report (no 'articles' object)")
     agg = data.get("aggregate")
@@ -87,6 +92,13 @@ def _prompt_name(prompt: Any) -> str:
     return re.sub(r"\s*\([0-9a-f]+\)$", "", str(prompt)) if prompt else ""
 
 
+def _prompt(run: dict[str, Any]) -> Any:
+    """The run's prompt; ``None`` for a no-model method (``rules``, ``baseline/NAME``),
+    which reads none (older reports of one still record the default prompt)."""
+    model = str(run.get("model") or "")
+    return None if model == "rules" or model.startswith("baseline/") else run.get("prompt")
+
+
 def _place(path: Path) -> str:
     """A path's short name: the run folder of ``runs/v1/report.json`` (``v1``)."""
     path = path / "report.json" if path.is_dir() else path
@@ -100,7 +112,7 @@ def labels(paths: list[Path], reports: list[dict[str, Any]]) -> list[str]:
     number, until every label differs."""
     runs = [_dict(r.get("run")) for r in reports]
     models = [str(run.get("model") or "") for run in runs]
-    prompts = [_prompt_name(run.get("prompt")) for run in runs]
+    prompts = [_prompt_name(_prompt(run)) for run in runs]
     out = [
         m or _candidates_place(run) or _place(p)
         for m, run, p in zip(models, runs, paths, strict=True)
@@ -169,15 +181,11 @@ def compare_runs(runs: list[Run], max_drop: float = MAX_DROP) -> dict[str, Any]:
     ids = sorted({i for run in runs for i in run.report["articles"]})
     common = [i for i in ids if all(i in run.report["articles"] for run in runs)]
     floors = [_floor(run.report) for run in runs]
-    floor = next((f for f in floors if f), None)
-    means = {
-        row: _row(
-            [_number(_dict(run.report["aggregate"].get("sections")).get(row)) if row != "overall"
-             else _number(run.report["aggregate"]["score"]) for run in runs],
-            floor[row] if floor else None,
-        )
-        for row in ROWS
-    }  # fmt: skip
+    # The lead floor of a run that scored exactly the compared articles (its floor is
+    # over those); a floor over other articles would not be comparable either.
+    floor = next((f for f, r in zip(floors, runs, strict=True)
+                  if f and set(r.report["articles"]) == set(common)), None)  # fmt: skip
+    means = _common_means(runs, common, floor)
     articles = []
     regressions: dict[str, list[str]] = {run.label: [] for run in runs[1:]}
     for case_id in ids:
@@ -202,28 +210,44 @@ def compare_runs(runs: list[Run], max_drop: float = MAX_DROP) -> dict[str, Any]:
         "runs": [_describe(run) for run in runs],
         "max_drop": max_drop,
         "floor": {"method": _floor_method(runs), "scores": floor},
+        "compared_articles": len(common),
         "means": means,
+        "own_means": {row: [_own_mean(run, row) for run in runs] for row in ROWS},
+        # The same means as ``means`` when the runs' articles differ (older readers,
+        # the HTML page, show them under this name); None when they do not.
         "common": None,
         "articles": articles,
         "regressions": regressions,
         "warnings": warnings(runs, floors, ids, common),
     }
-    if len(common) < len(ids):
-        out["common"] = {"articles": len(common), "means": _common_means(runs, common)}
+    if len({frozenset(run.report["articles"]) for run in runs}) > 1:
+        out["common"] = {"articles": len(common), "means": means}
     return out
 
 
-def _common_means(runs: list[Run], common: list[str]) -> dict[str, Any]:
-    """Each run's means over the articles every run has (comparable even when the
-    runs cover different articles)."""
+def _own_mean(run: Run, row: str) -> float | None:
+    """A run's own mean over every article it scored (its report's aggregate)."""
+    agg = run.report["aggregate"]
+    return _number(agg["score"] if row == "overall" else _dict(agg.get("sections")).get(row))
+
+
+def _common_means(
+    runs: list[Run], common: list[str], floor: dict[str, float | None] | None = None
+) -> dict[str, Any]:
+    """Each run's means over the articles every run has (comparable whatever else the
+    runs cover): a run that scored exactly those keeps its report's own figures."""
     out = {}
     for row in ROWS:
         values: list[float | None] = []
         for run in runs:
+            own = _own_mean(run, row) if set(run.report["articles"]) == set(common) else None
+            if own is not None:
+                values.append(own)
+                continue
             found = [_scores(run.report["articles"][i])[row] for i in common]
             known = [v for v in found if v is not None]
             values.append(round(sum(known) / len(known), 4) if known else None)
-        out[row] = _row(values)
+        out[row] = _row(values, floor[row] if floor else None)
     return out
 
 
@@ -245,7 +269,7 @@ def _describe(run: Run) -> dict[str, Any]:
         "label": run.label,
         "path": str(run.path),
         "model": info.get("model"),
-        "prompt": info.get("prompt"),
+        "prompt": _prompt(info),
         "dataset": info.get("dataset"),
         "timestamp": info.get("timestamp"),
         "articles": len(run.report["articles"]),
@@ -266,10 +290,15 @@ def warnings(
         if len(set(values)) > 1:
             listed = ", ".join(f"{r.label}: {v}" for r, v in zip(runs, values, strict=True))
             out.append(f"the runs differ in {key} ({listed}): scores may not be comparable")
-    if len(common) < len(ids):
+    if not common:
+        out.append(
+            "the runs share no scored article: no mean can be compared; each run's own "
+            "means are shown, over different articles"
+        )
+    elif len(common) < len(ids):
         out.append(
             f"{len(ids) - len(common)} of {len(ids)} articles are not in every run: shown as "
-            f"missing there, not 0; the 'common' means are over the {len(common)} in all runs"
+            f"missing there, not 0; the compared means are over the {len(common)} in all runs"
         )
     same_articles = len({frozenset(r.report["articles"]) for r in runs}) == 1
     known = [f for f in floors if f]
@@ -306,67 +335,3 @@ def render_compare_html(comparison: dict[str, Any], out: Path | None = None) -> 
         anchor=article_anchor,
         headers={"overall": "overall", **HEADERS},
     )
-
-
-def print_comparison(comparison: dict[str, Any], console: Any = None) -> None:
-    """The means and the per-article overall scores as terminal tables. Labels and ids
-    come from the user's files: they go in as ``Text``, never parsed as markup."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = console or Console(width=None if Console().is_terminal else 150)
-    runs = comparison["runs"]
-
-    def cell(row: dict[str, Any], k: int) -> Text:
-        value, delta = row["runs"][k], row["delta"][k]
-        if value is None:
-            return Text("missing", style="dim")
-        text = Text(f"{value:.3f}", style="bold green" if k in row["best"] else "")
-        if k and delta is not None:
-            worse = -delta > comparison["max_drop"]
-            text.append(f" {delta:+.3f}", style="red" if worse else "green" if delta > 0 else "dim")
-        return text
-
-    means = Table(title="means", title_justify="left")
-    means.add_column("")
-    means.add_column(Text(f"{comparison['floor']['method'] or 'lead'} floor"), justify="right")
-    for run in runs:
-        means.add_column(Text(run["label"]), justify="right")
-    floor = comparison["floor"]["scores"] or {}
-    for name, row in comparison["means"].items():
-        f = floor.get(name)
-        means.add_row(name, Text("—" if f is None else f"{f:.3f}", style="dim"),
-                      *(cell(row, k) for k in range(len(runs))))  # fmt: skip
-    counts = [
-        f"{r['articles']}" + (f" (+{len(r['missing'])} missing)" if r["missing"] else "")
-        for r in runs
-    ]
-    means.add_row("articles", "", *counts, style="dim")
-    console.print(means)
-    if comparison["common"]:
-        common = Table(
-            title=f"means over the {comparison['common']['articles']} articles in every run",
-            title_justify="left",
-        )
-        common.add_column("")
-        for run in runs:
-            common.add_column(Text(run["label"]), justify="right")
-        for name, row in comparison["common"]["means"].items():
-            common.add_row(name, *(cell(row, k) for k in range(len(runs))))
-        console.print(common)
-    table = Table(title="overall per article", title_justify="left")
-    table.add_column("article")
-    for run in runs:
-        table.add_column(Text(run["label"]), justify="right")
-    table.add_column("")
-    for article in comparison["articles"]:
-        notes = Text()
-        if article["regressed"]:
-            notes.append("regressed: " + ", ".join(article["regressed"]), style="red")
-        table.add_row(
-            Text(article["id"]),
-            *(cell(article["scores"]["overall"], k) for k in range(len(runs))),
-            notes,
-        )
-    console.print(table)

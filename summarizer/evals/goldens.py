@@ -12,6 +12,8 @@ JSON; the models ignore it) for things a good summary may omit.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from summarizer.errors import (
     EmptyEvalError,
     InputIsDirectoryError,
     InputNotFoundError,
+    InputNotRegularFileError,
+    InputTooLargeError,
     SummarizerError,
 )
 from summarizer.inputs.read import decode, read_article
@@ -119,9 +123,62 @@ def read_text(path: Path) -> str:
         raise InputNotFoundError(f"{path}: cannot read: {e.strerror or e}") from e
 
 
-def read_json(path: Path) -> Any:
-    """The JSON value in ``path``; unreadable or malformed files raise DatasetError."""
-    text = read_text(path)
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def read_capped(path: Path, cap: int) -> str:
+    """The text of a regular file of at most ``cap`` bytes, else a one-line InputError.
+
+    For what the eval commands read from a user's folders (candidates, reports),
+    which a wrong path or a runaway tool can make huge or special: the type and size
+    are checked from ``stat`` before the file is read (a FIFO, which would block the
+    read, a socket or a device is refused by its type), again from ``fstat`` after a
+    non-blocking open (a file swapped in between), and the read stops one byte past
+    the cap, whatever the file has grown to since.
+    """
+    try:
+        _check_regular(path, os.stat(path), cap)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError as e:
+        raise InputNotFoundError(f"{path}: no such file") from e
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        raise InputNotFoundError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from e
+    with os.fdopen(fd, "rb") as stream:
+        _check_regular(path, os.fstat(fd), cap)
+        try:
+            data = stream.read(cap + 1)
+        except OSError as e:
+            raise InputNotFoundError(f"{path}: cannot read: {e.strerror or e}") from e
+    if len(data) > cap:
+        raise InputTooLargeError(f"{path}: over the {_mb(cap)} cap")
+    return decode(data, str(path))
+
+
+def _check_regular(path: Path, info: os.stat_result, cap: int) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise InputIsDirectoryError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "a special file")
+        raise InputNotRegularFileError(f"{path}: is {kind}, not a regular file")
+    if info.st_size > cap:
+        raise InputTooLargeError(f"{path}: {_mb(info.st_size)}, over the {_mb(cap)} cap")
+
+
+def _mb(n: int) -> str:
+    if n < 1024 * 1024:
+        return f"{n} bytes"
+    return f"{n / 1024 / 1024:.1f}".removesuffix(".0") + " MB"
+
+
+def read_json(path: Path, cap: int | None = None) -> Any:
+    """The JSON value in ``path`` (of at most ``cap`` bytes when given); unreadable or
+    malformed files raise DatasetError, a file over ``cap`` InputTooLargeError."""
+    text = read_text(path) if cap is None else read_capped(path, cap)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -6,18 +6,19 @@ The report is plain JSON so CI can keep it as a baseline::
      "aggregate": {"score": f, "sections": {"<section>": f}, "missing": n, ...},
      "missing": ["<id>", ...],
      "run": {"prompt", "model", "dataset", "timestamp", ...},
-     "baseline": {...}}            # with --baseline: see compare_to_baseline
+     "baseline": {...}}            # with --baseline: see summarizer.evals.gate
 
 A broken candidate scores 0 for its article, with the reason, and never stops the other
-articles from being scored. A candidate file that is not there at all is not scored:
-``eval score`` lists it in ``missing`` (a mean over the other articles would pass for
-the dataset's otherwise).
+articles from being scored: one that is not JSON or not a summary, over
+:data:`CANDIDATE_MAX_BYTES`, or not a regular file (a folder or a FIFO named
+``<id>.json``: unreadable, and never opened in a way that could block). A candidate
+file that is not there at all is not scored: ``eval score`` lists it in ``missing`` (a
+mean over the other articles would pass for the dataset's otherwise).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +27,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from summarizer.contract.models import ArticleSummary
-from summarizer.errors import BaselineError, DatasetError, EmptyEvalError, SummarizerError
-from summarizer.evals.goldens import GoldenCase, article_text, dataset_ids, load_case, read_text
+from summarizer.errors import (
+    DatasetError,
+    EmptyEvalError,
+    InputDecodeError,
+    InputTooLargeError,
+    SummarizerError,
+)
+from summarizer.evals.goldens import GoldenCase, article_text, dataset_ids, load_case, read_capped
 from summarizer.evals.scoring import SECTION_WEIGHTS, score_summary
 from summarizer.redact import one_line
 
@@ -35,6 +42,10 @@ if TYPE_CHECKING:  # `eval score` imports this module and must not import the mo
     from summarizer.settings import Settings
 
 SECTIONS = tuple(SECTION_WEIGHTS)
+#: The largest candidate file scored: a summary is a few KB (the contract caps its
+#: lists and quotes), so anything near this is not one, and would be read, scored and
+#: embedded in the HTML report whole.
+CANDIDATE_MAX_BYTES = 2 * 1024 * 1024
 
 
 def _zero(reason: str) -> dict[str, Any]:
@@ -71,16 +82,26 @@ def score_dataset(
 
     ``cases`` are goldens already loaded by :func:`load_cases` (else they are loaded
     here). A candidate that is missing, unreadable, not JSON or not a summary scores 0
-    with the reason; a golden that cannot be used raises DatasetError.
+    with the reason (unreadable: not a regular file; invalid: also over
+    :data:`CANDIDATE_MAX_BYTES`); a golden that cannot be used raises DatasetError.
     """
     results: dict[str, dict[str, Any]] = {}
     for case_id, case in (cases if cases is not None else load_cases(dataset, ids)).items():
         path = candidates / f"{case_id}.json"
-        if not path.is_file():
+        if not path.exists():
             results[case_id] = _zero("no candidate file")
             continue
         try:
-            candidate = ArticleSummary.model_validate_json(read_text(path))
+            text = read_capped(path, CANDIDATE_MAX_BYTES)
+        except (InputTooLargeError, InputDecodeError) as e:  # there, but not a summary
+            few = " (a summary is a few KB)" if isinstance(e, InputTooLargeError) else ""
+            results[case_id] = _zero(f"invalid candidate: {one_line(e)}{few}")
+            continue
+        except SummarizerError as e:  # a folder, a FIFO, no permission
+            results[case_id] = _zero(f"unreadable candidate: {one_line(e)}")
+            continue
+        try:
+            candidate = ArticleSummary.model_validate_json(text)
         except ValidationError as e:  # not JSON, or not a summary: say where
             err = e.errors()[0]
             loc = ".".join(map(str, err["loc"]))
@@ -142,118 +163,6 @@ def build_report(
         report["floor"] = floor
         report["below_floor"] = below_floor(report["aggregate"], floor["aggregate"])
     return report
-
-
-def regressions(report: dict[str, Any], baseline: dict[str, Any], max_drop: float) -> list[str]:
-    """Where ``report`` is more than ``max_drop`` below ``baseline`` (aggregate, sections)."""
-    out = []
-    now, before = report["aggregate"], baseline.get("aggregate", {})
-    if "score" in before and before["score"] - now["score"] > max_drop:
-        out.append(f"overall {before['score']:.3f} -> {now['score']:.3f}")
-    for section, old in before.get("sections", {}).items():
-        new = now["sections"].get(section)
-        if new is not None and old - new > max_drop:
-            out.append(f"{section} {old:.3f} -> {new:.3f}")
-    return out
-
-
-def compare_to_baseline(
-    report: dict[str, Any], baseline: dict[str, Any], path: Path, max_drop: float
-) -> dict[str, Any]:
-    """What the ``--baseline`` gate compared, for ``report["baseline"]``: the baseline's
-    means (and over how many articles), this run minus them (``delta``, overall and per
-    section), the gate's drops over ``max_drop`` (``drops``, as its message gives them)
-    and its verdict (``passed``), and per article: ``article_delta`` for every article
-    scored in both and ``regressions``, those that dropped more than ``max_drop``
-    (worst first).
-
-    ``baseline`` has passed :func:`load_report`, so its aggregate is sound; its
-    articles are read as far as they are numbers (an old or hand-made report may lack
-    them).
-    """
-    now, before = report["aggregate"], baseline["aggregate"]
-    old = baseline.get("articles")
-    old_scores = {
-        i: a["score"]
-        for i, a in (old.items() if isinstance(old, dict) else ())
-        if isinstance(a, dict) and _is_score(a.get("score"))
-    }
-    article_delta = {
-        i: round(a["score"] - old_scores[i], 4)
-        for i, a in sorted(report["articles"].items())
-        if i in old_scores
-    }
-    drops = regressions(report, baseline, max_drop)
-    return {
-        "path": str(path),
-        "max_drop": max_drop,
-        "aggregate": {
-            "score": before["score"],
-            "sections": {s: before["sections"][s] for s in SECTIONS},
-            "articles": before.get("articles") if isinstance(before.get("articles"), int) else None,
-        },
-        "delta": {
-            "score": round(now["score"] - before["score"], 4),
-            "sections": {s: round(now["sections"][s] - before["sections"][s], 4) for s in SECTIONS},
-        },
-        "drops": drops,
-        "passed": not drops,
-        "article_delta": article_delta,
-        "regressions": sorted(
-            (i for i, d in article_delta.items() if -d > max_drop),
-            key=lambda i: (article_delta[i], i),
-        ),
-    }
-
-
-def load_report(path: Path) -> dict[str, Any]:
-    """A report to gate against; BaselineError unless it has every score the gate compares.
-
-    A report with no scores would let every run pass the gate, so it is refused:
-    ``aggregate.score`` and ``aggregate.sections.<section>`` for every section must be
-    numbers from 0 to 1.
-    """
-    try:
-        data = json.loads(read_text(path))
-    except SummarizerError as e:
-        raise BaselineError(f"baseline {one_line(e)}") from e
-    except (ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
-        raise BaselineError(f"baseline {path}: not a JSON report: {one_line(e)}") from e
-    missing = _missing_scores(data)
-    if missing:
-        raise BaselineError(
-            f"baseline {path}: not an eval report to gate against: {missing}; pass a "
-            "report.json written by `summarizer eval run` or `eval score --report`"
-        )
-    baseline: dict[str, Any] = data
-    return baseline
-
-
-def _is_score(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and 0 <= value <= 1
-    )
-
-
-def _missing_scores(data: Any) -> str:
-    """What ``data`` lacks to be a baseline ("" when nothing)."""
-    if not isinstance(data, dict) or not isinstance(data.get("aggregate"), dict):
-        return "no 'aggregate' object"
-    agg = data["aggregate"]
-    if "score" not in agg:
-        return "no overall score ('aggregate.score')"
-    if not _is_score(agg["score"]):
-        return f"'aggregate.score' is {agg['score']!r}, not a score from 0 to 1"
-    sections = agg.get("sections")
-    if not isinstance(sections, dict):
-        return "no per-section scores ('aggregate.sections')"
-    bad = [s for s in SECTIONS if not _is_score(sections.get(s))]
-    if bad:
-        return f"no score from 0 to 1 for section(s) {', '.join(bad)} in 'aggregate.sections'"
-    return ""
 
 
 def write_candidate(out: Path, case_id: str, summary: ArticleSummary) -> None:
