@@ -350,3 +350,23 @@ def test_stale_candidates_in_out_are_noted_left_alone_and_not_counted(tmp_path: 
                                 "--model", "rules", "--out", str(out)])  # fmt: skip
     assert quiet.exit_code == 0
     assert "holds 2 candidate file(s)" not in quiet.stderr
+
+
+def test_the_html_report_shows_the_change_on_the_articles_both_runs_scored(
+    tmp_path: Path,
+) -> None:
+    """The page's 'change vs baseline' used the run's own mean against the baseline's
+    mean over shared articles: one article against a 33-article run showed a drop."""
+    committed = ROOT / "benchmarks" / "results" / "eval-rules"
+    one = "030-hong-kong-legco-election"
+    page = tmp_path / "r.html"
+    result = runner.invoke(app, [
+        "eval", "score", "-d", str(DATASET), "--candidates", str(committed / "candidates"),
+        "--only", one, "--report", str(tmp_path / "r.json"), "--html", str(page),
+        "--baseline", str(committed / "report.json"),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    html = page.read_text(encoding="utf-8")
+    assert "on the 1 article(s) both runs scored" in html
+    change = html[html.index("change vs baseline") :].split("</tr>")[0]
+    assert "-0." not in change  # the same code on the same article: no drop

@@ -149,9 +149,16 @@ def _baseline(report: dict[str, Any]) -> dict[str, Any] | None:
     regressed = block.get("regressions")
     drops = block.get("drops")
     max_drop = score_of(block.get("max_drop"))
+    delta, current = _dict(block.get("delta")), _dict(block.get("current"))
+    shared = block.get("articles")
     return {
         "path": str(block.get("path", "")),
         "aggregate": agg,
+        # On the articles both runs scored (the gate's comparison); older reports
+        # have no "current": their own mean is compared then.
+        "current": current or None,
+        "delta": delta or None,
+        "shared": shared if isinstance(shared, int) and not isinstance(shared, bool) else None,
         "passed": block.get("passed") if isinstance(block.get("passed"), bool) else None,
         "drops": [str(d) for d in drops] if isinstance(drops, list) else [],
         "deltas": {str(k): d for k, v in deltas.items() if (d := score_of(v)) is not None},
