@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import subprocess
@@ -83,6 +84,10 @@ def test_real_embedded_model_end_to_end_through_the_cli(seed_text: str) -> None:
     assert all(c.actor in names for c in summary.commitments)
     meta = summary.meta
     assert meta["model"] == "local"
+    # The bundled GGUF is a base model with no chat template: the base-model prompt.
+    assert meta["prompt"]["name"] == "summarize-local"
+    assert meta["prompt_style"] == "completion"
+    assert meta["model_file"]["chat_template"] is False
     model_file = Path(meta["model_file"]["path"])
     assert meta["model_file"]["sha256"] == hashlib.sha256(model_file.read_bytes()).hexdigest()
     assert meta["usage"]["prompt_tokens"] > 500
@@ -176,3 +181,138 @@ def test_batch_with_the_embedded_model_and_a_hostile_article(tmp_path: Path) -> 
             assert item.text[ev.start : ev.end] == ev.quote
     ledger = json.loads((tmp_path / "r.jsonl.ledger.json").read_text())
     assert ledger["runs"][0]["workers"] == min(2, os.cpu_count() or 1)
+
+
+# -- which prompt, and how far the answer is, with the real model ---------------------
+
+GEMMA_IT_NAME = {"general.name": "Gemma 3 270m it", "general.finetune": "it"}
+
+
+@pytest.fixture(scope="module")
+def chat_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled weights under a chat template that, like Gemma 2's, refuses a
+    system turn, and an instruction-tuned name: a stand-in for a user's chat GGUF."""
+    from tests.test_local_gguf import GEMMA_TEMPLATE, with_metadata
+
+    src, _ = local_mod.default_model_file()
+    dst = tmp_path_factory.mktemp("gguf") / "gemma-3-270m-it-test.gguf"
+    return with_metadata(src, dst, {**GEMMA_IT_NAME, "tokenizer.chat_template": GEMMA_TEMPLATE})
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
+def test_the_header_reader_agrees_with_llama_cpp_on_the_bundled_model() -> None:
+    """The bundled Gemma 3 270M is a base model and its GGUF carries no chat
+    template, so it keeps the base-model prompt by the general rule too."""
+    import llama_cpp
+
+    from summarizer.backends.gguf import prompt_style, read_metadata
+
+    path, _ = local_mod.default_model_file()
+    ours = read_metadata(path)
+    vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    try:
+        theirs = vocab.metadata
+    finally:
+        vocab.close()
+    assert "tokenizer.chat_template" not in ours
+    assert "tokenizer.chat_template" not in theirs
+    assert set(theirs) <= set(ours)
+    for key, value in theirs.items():  # llama-cpp-python gives every value as a string
+        mine = ours[key]
+        if isinstance(mine, bool):
+            assert str(mine).lower() == value, key
+        elif isinstance(mine, int | float):
+            assert float(mine) == pytest.approx(float(value)), key
+        else:
+            assert mine == value, key
+    assert prompt_style(ours, path.name) == ("completion", "the GGUF has no chat template")
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
+def test_progress_is_reported_while_the_real_model_writes() -> None:
+    """Reports come as tokens are sampled: the start, the first token, at most 4 a
+    second, and the end with llama.cpp's own count."""
+    from summarizer.backends.progress import GenerationProgress
+    from summarizer.settings import Settings
+
+    model = local_mod.load_model(Settings.resolve(env={}, model="local"))
+    schema = {
+        "type": "object",
+        "properties": {"headline": {"type": "string", "maxLength": 30}},  # <= 30 tokens
+        "required": ["headline"],
+    }
+    seen: list[GenerationProgress] = []
+    text = SEED.read_text(encoding="utf-8")[:1500]
+    answer = model.create(
+        messages=[{"role": "user", "content": f"{text}\n\nHeadline (JSON):"}],
+        response_format={"type": "json_schema", "json_schema": {"schema": schema}},
+        max_tokens=60,
+        prompt_format="completion",
+        on_progress=seen.append,
+    )
+    assert "headline" in json.loads(answer["choices"][0]["message"]["content"])
+    assert seen[0].tokens == 0
+    assert seen[0].first_token_s is None
+    assert seen[1].tokens == 1
+    assert seen[1].first_token_s is not None
+    assert seen[-1].done
+    assert seen[-1].tokens == answer["usage"]["completion_tokens"] > 0
+    tokens = [p.tokens for p in seen[:-1]]
+    assert tokens == sorted(tokens)
+    gaps = [b.elapsed_s - a.elapsed_s for a, b in itertools.pairwise(seen[1:-1])]
+    assert all(gap >= 0.25 for gap in gaps)
+    print(seen[-1].describe())
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
+def test_a_chat_gguf_is_answered_through_its_own_template(chat_gguf: Path) -> None:
+    """A GGUF with a chat template and an instruct name gets the chat prompt, through
+    llama.cpp's template; a template that refuses the system turn gets it folded
+    into the user turn."""
+    from summarizer.settings import Settings
+
+    settings = Settings.resolve(env={}, model=f"local:{chat_gguf}")
+    summarizer = Summarizer(settings)
+    assert summarizer.prompt.ref == "summarize@v1"
+    messages = summarizer.prompt.render(SEED.read_text(encoding="utf-8")[:1500])
+    assert [m["role"] for m in messages] == ["system", "user"]
+    model = local_mod.load_model(settings)
+    assert model.describe()["chat_template"] is True
+    assert model.describe()["chat_format"] == "chat_template.default"
+    schema = {
+        "type": "object",
+        "properties": {"headline": {"type": "string", "maxLength": 30}},  # <= 30 tokens
+        "required": ["headline"],
+    }
+    answer = model.create(
+        messages=messages,
+        response_format={"type": "json_schema", "json_schema": {"schema": schema}},
+        max_tokens=60,
+        prompt_format="chat",
+    )
+    assert "headline" in json.loads(answer["choices"][0]["message"]["content"])
+    # The template's own turn markers framed the prompt: more than the bare text.
+    bare = model.count_text("\n\n".join(m["content"] for m in messages))
+    assert answer["usage"]["prompt_tokens"] > bare
+    described = summarizer.backend.describe()
+    assert described["prompt_style"] == "chat"
+    assert described["model_file"]["name"] == chat_gguf.name
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not HAS_LOCAL, reason="needs the [local] extra")
+def test_a_broken_chat_template_is_a_clear_error(tmp_path: Path) -> None:
+    """llama-cpp-python compiles the template at load: a syntax error is one line."""
+    from tests.test_local_gguf import with_metadata
+
+    src, _ = local_mod.default_model_file()
+    bad = with_metadata(
+        src, tmp_path / "broken-it.gguf", {"tokenizer.chat_template": "{% for m in %}"}
+    )
+    with pytest.raises(BackendUnavailableError, match="cannot load the model"):
+        local_mod.LlamaModel(bad, n_ctx=512)

@@ -36,6 +36,7 @@ from summarizer.errors import (
 )
 
 if TYPE_CHECKING:
+    from summarizer.cli.status import generation_status
     from summarizer.pipeline import Summarizer
 
 # What no other input would escape: stop at once rather than fail each in turn.
@@ -123,6 +124,8 @@ def summarize(
                         )
                         if summarizer.backend.notice:
                             verbosity.notice(summarizer.backend.notice)
+                        # The embedded model's live line (a terminal only; -q off).
+                        stack.enter_context(generation_status(summarizer.backend))
                     result = summarizer.summarize(
                         article.text,
                         source=article.source,
