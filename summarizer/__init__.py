@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         RegressionError,
         SummarizerError,
         UngroundedError,
+        UrlRefusedError,
         WorkerDiedError,
     )
     from summarizer.grounding import Aligner, Grounder
@@ -152,6 +153,7 @@ _EXPORTS: dict[str, str] = {
             "RegressionError",
             "SummarizerError",
             "UngroundedError",
+            "UrlRefusedError",
             "WorkerDiedError",
         ),
         "summarizer.errors",
@@ -222,6 +224,7 @@ __all__ = [
     "Summarizer",
     "SummarizerError",
     "UngroundedError",
+    "UrlRefusedError",
     "WorkerDiedError",
     "__version__",
     "asummarize",

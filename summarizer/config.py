@@ -4,9 +4,10 @@ Like uv's and simonw/llm's, one TOML file holds the settings a user would otherw
 pass on every command: ``$XDG_CONFIG_HOME/summarizer/config.toml``, else
 ``~/.config/summarizer/config.toml``, or the file ``SUMMARIZER_CONFIG`` names (set
 to the empty string: no config file at all). A missing file is an empty config, so
-``summarizer config set`` can create it. What the keys mean and how they rank against
-flags and the environment is :mod:`summarizer.settings`' business; this module only
-knows files.
+``summarizer config set`` can create it; but one that ``SUMMARIZER_CONFIG`` names is
+an error for every other command (:func:`summarizer.settings.user_config`). What the
+keys mean and how they rank against flags and the environment is
+:mod:`summarizer.settings`' business; this module only knows files.
 
 Edits keep the user's comments and layout: setting a key replaces its line or adds
 one, unsetting removes it, and the result is parsed again and compared before it
@@ -62,11 +63,28 @@ class ConfigFile:
     path: Path
     text: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    #: False: there is no file at ``path`` (yet).
+    exists: bool = False
 
     def where(self, key: str) -> str:
         """``PATH, line N`` for ``key``'s line, for error messages."""
         line = _key_line(self.text, key)
         return f"{self.path}, line {line + 1}" if line is not None else str(self.path)
+
+
+def named_config(env: Mapping[str, str] | None = None) -> ConfigFile | None:
+    """The config file as every command reads it (:func:`read_config` of
+    :func:`config_path`); one that ``SUMMARIZER_CONFIG`` names but is not there is an
+    error (a typo must not silently mean "no settings"), unless the name is a dangling
+    symlink, which ``config set`` writes through."""
+    file = read_config(config_path(env))
+    named = (os.environ if env is None else env).get(ENV)
+    if file is not None and not file.exists and named and not file.path.is_symlink():
+        raise ConfigurationError(
+            f"config file {file.path} (named by {ENV}) does not exist; create it with "
+            f"`summarizer config set KEY VALUE`, or unset {ENV}"
+        )
+    return file
 
 
 def read_config(path: Path | None) -> ConfigFile | None:
@@ -100,7 +118,7 @@ def read_config(path: Path | None) -> ConfigFile | None:
         raise ConfigurationError(
             f"config file {path}: nested too deeply to be a config file"
         ) from None
-    return ConfigFile(path, text, data)
+    return ConfigFile(path, text, data, exists=True)
 
 
 def toml_value(value: Scalar) -> str:

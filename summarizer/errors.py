@@ -20,8 +20,10 @@ The tree (exit codes in brackets)::
     │   ├── FetchError [17]               a URL could not be fetched: DNS, refused,
     │   │   │                             timeout, too many redirects
     │   │   ├── FetchStatusError [18]     the server answered 4xx/5xx
-    │   │   └── FetchContentError [19]    not HTML or plain text (PDF, image...), or
-    │   │                                 over the size cap
+    │   │   ├── FetchContentError [19]    not HTML or plain text (PDF, image...), or
+    │   │   │                             over the size cap
+    │   │   └── UrlRefusedError [25]      `serve`: URLs are off, or one leads to an
+    │   │                                 address that is not public
     │   ├── InputNotRegularFileError [23] a device, FIFO or socket where a file was expected
     │   └── InputTooLargeError [24]       a file or stdin over the input size cap
     ├── ConfigurationError [20]           no model configured, bad option value
@@ -157,6 +159,13 @@ class FetchContentError(FetchError):
     """The URL is not HTML or plain text (PDF, image...), or over the size cap."""
 
     exit_code = 19
+
+
+class UrlRefusedError(FetchError):
+    """The service will not fetch this URL: URLs are off (``--allow-url``), or it leads
+    to an address that is not public (loopback, private, link-local, metadata)."""
+
+    exit_code = 25
 
 
 class InputNotRegularFileError(InputError):

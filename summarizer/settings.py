@@ -19,7 +19,8 @@ refused there on purpose: a config file is the kind of file people copy between
 machines, commit with their dotfiles and paste into bug reports, so a key in it leaks;
 keys belong in the environment (``OPENAI_API_KEY``) or a secret store that sets it.
 Supporting it safely would also need a file-mode check that means nothing on every
-file system; refusing it is simpler and says where the key goes instead.
+file system; refusing it is simpler and says where the key goes instead. A
+``base_url`` holding a password or a key is refused too (``explain`` redacts any).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from summarizer.config import ConfigFile, config_path, read_config
+from summarizer.config import ConfigFile, named_config
 from summarizer.errors import ConfigurationError
+from summarizer.redact import redact, redact_url, url_secret
 
 Mode = Literal["tools", "json_schema", "json", "md_json"]
 MODES: tuple[Mode, ...] = ("tools", "json_schema", "json", "md_json")
@@ -167,6 +169,8 @@ class Settings:
         }
         key = by_field["api_key"]
         out["api_key"] = Resolved("(set)" if key.value else None, key.source)
+        url = out["base_url"]
+        out["base_url"] = Resolved(redact_url(url.value), url.source)
         return out
 
     def validate(self) -> None:
@@ -235,6 +239,15 @@ class ConfigKey:
     path: bool = False
     #: What applies when nothing sets it, for ``summarizer config show``.
     unset: str = ""
+    #: Why a value that meets the rule must still not be in a file (None: it may).
+    refuse: Callable[[Any], str | None] = lambda v: None
+
+
+def _url_secret(url: str) -> str | None:
+    why = url_secret(url)
+    return why and f"must not hold a credential: {why}; config files get copied and " + (
+        "pasted, so keep the key in OPENAI_API_KEY (or the whole URL in OPENAI_BASE_URL)"
+    )
 
 
 CONFIG_KEYS: dict[str, ConfigKey] = {
@@ -242,7 +255,8 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
     for key in (
         ConfigKey("model", str, "model", "SUMMARIZER_MODEL", "a model name"),
         ConfigKey("base_url", str, "base_url", "OPENAI_BASE_URL", "an http(s):// URL",
-                  lambda v: v.startswith(("http://", "https://")), unset="the provider's"),
+                  lambda v: v.startswith(("http://", "https://")), unset="the provider's",
+                  refuse=_url_secret),
         ConfigKey("prompt", str, "prompt", "SUMMARIZER_PROMPT", "NAME@VERSION or a .toml file",
                   unset="the backend's default prompt"),
         ConfigKey("mode", str, "mode", None, "one of " + ", ".join(MODES),
@@ -253,8 +267,8 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         ConfigKey("retries", int, "max_transport_retries", None, "0 or more", _at_least(0)),
         ConfigKey("retry_max_wait", float, "retry_max_wait", None, "0 or more", _at_least(0)),
         ConfigKey("timeout", float, "timeout", None, "more than 0", lambda v: v > 0),
-        ConfigKey("temperature", float, "temperature", None, "0 or more", _at_least(0),
-                  unset="the prompt's"),
+        ConfigKey("temperature", float, "temperature", None, "from 0 to 2",
+                  lambda v: 0 <= v <= 2, unset="the prompt's"),
         ConfigKey("max_tokens", int, "max_tokens", None, "1 or more", _at_least(1),
                   unset="the prompt's"),
         ConfigKey("context_window", int, "context_window", None, "1 or more", _at_least(1),
@@ -286,10 +300,13 @@ def _checked(spec: ConfigKey, value: Any, problem: Callable[[str], Configuration
         value = float(value)
     if not isinstance(value, spec.kind) or (isinstance(value, bool) and spec.kind is not bool):
         shown = value if isinstance(value, str | int | float) else type(value).__name__
-        raise problem(f"{spec.name} must be {_KINDS[spec.kind]}, not {shown!r}")
+        raise problem(f"{spec.name} must be {_KINDS[spec.kind]}, not {redact(repr(shown))}")
     finite = not isinstance(value, float) or math.isfinite(value)
     if not finite or not spec.check(value.strip() if isinstance(value, str) else value):
-        raise problem(f"{spec.name} must be {spec.rule}, not {value!r}")
+        raise problem(f"{spec.name} must be {spec.rule}, not {redact(repr(value))}")
+    refused = spec.refuse(value)
+    if refused:
+        raise problem(f"{spec.name} {refused}")
     return value
 
 
@@ -312,12 +329,14 @@ def config_value(name: str, text: str) -> Any:
 def user_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The config file's settings, checked (paths made absolute, relative ones to the
     file's folder); empty when there is no file. A bad file raises ConfigurationError
-    naming the file and the key's line."""
-    file = read_config(config_path(env))
-    return _checked_file(file) if file is not None else {}
+    naming the file and the key's line, and so does a missing one that
+    ``SUMMARIZER_CONFIG`` names (:func:`summarizer.config.named_config`)."""
+    file = named_config(env)
+    return checked_file(file) if file is not None else {}
 
 
-def _checked_file(file: ConfigFile) -> dict[str, Any]:
+def checked_file(file: ConfigFile) -> dict[str, Any]:
+    """What :func:`user_config` makes of ``file``; ConfigurationError if it is bad."""
     out = {}
     for name, value in file.data.items():
         where = f"config file {file.where(name)}"

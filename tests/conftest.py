@@ -57,12 +57,18 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _clean_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     # Answers are cached by default: each test gets its own, empty cache.
     monkeypatch.setenv("SUMMARIZER_CACHE_DIR", str(tmp_path / "answer-cache"))
-    monkeypatch.setenv("SUMMARIZER_CONFIG", str(tmp_path / "config.toml"))  # not the user's
+    # Not the user's config file: an empty one of the test's own, outside tmp_path (tests
+    # list what they write there); a SUMMARIZER_CONFIG naming no file is an error.
+    config = tmp_path_factory.mktemp("config") / "config.toml"
+    config.touch()
+    monkeypatch.setenv("SUMMARIZER_CONFIG", str(config))
 
 
 SPEC = DATA / "openai-openapi" / "openai-openapi.json"

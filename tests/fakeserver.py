@@ -236,8 +236,8 @@ class FakeOpenAI(_Server):
     # not close its connection pool leaves nothing open behind it.
     keep_alive = False
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(port)  # a fixed port: a provider's default endpoint (test_readme)
         self.replies: deque[Reply] = deque()
         self.default: Reply = error_reply(500, "fake server: no reply queued")
         # When set, answers every request that has no queued reply, from its body.

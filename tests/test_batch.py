@@ -553,7 +553,7 @@ def test_a_model_without_a_price_says_so_once_and_costs_unknown(
     err = proc.stderr.decode()
     assert proc.returncode == 0, err
     assert err.count("no price known for compatible/fake-model") == 1
-    assert "cost unknown" in err
+    assert "cost unknown (no price known for compatible/fake-model; --prices)" in err
     run = json.loads(ledger_path(out).read_text())["runs"][0]
     assert run["cost_usd"] is None
     assert run["warning"].startswith("no price known for compatible/fake-model")

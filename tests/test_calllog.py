@@ -125,7 +125,7 @@ def test_a_corrupt_log_is_one_warning_and_never_stops_a_summary(
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["key_summary"]["headline"]
     (warning,) = proc.stderr.splitlines()
-    assert warning.startswith(f"summarizer: the call log at {log_path} cannot be used")
+    assert warning.startswith(f"summarizer: warning: the call log at {log_path} cannot be used")
     calllog.enable()  # in one process: one warning, however many calls
     with Summarizer(model="m", base_url=fake_openai.url) as s, caplog.at_level(logging.WARNING):
         s.summarize(SEED.read_text())
@@ -290,7 +290,7 @@ def test_secrets_stay_out_of_the_log(fake_openai: FakeOpenAI, log_path: Path) ->
 
 def test_bad_ids_are_one_line_errors() -> None:
     missing = cli("logs", "show", "12345")
-    assert missing.exit_code == 20
+    assert missing.exit_code == 11  # InputNotFoundError
     assert missing.stderr.strip().startswith("summarizer: error: no logged model call 12345")
     assert cli("logs", "show", "abc").exit_code == 2
     assert cli("logs", "-n", "0").exit_code == 2

@@ -1,8 +1,8 @@
 """The config file (precedence, bad files, `config` commands), `summarizer models`, and
 prices and context windows from genai-prices (#16).
 
-conftest points SUMMARIZER_CONFIG at a file in the test's tmp_path that does not exist
-yet, so the user's own config never leaks in; tests here write that file.
+conftest points SUMMARIZER_CONFIG at an empty file in the test's tmp_path, so the
+user's own config never leaks in; tests here write that file.
 """
 
 from __future__ import annotations
@@ -33,9 +33,12 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def config() -> Path:
-    """The config file conftest's SUMMARIZER_CONFIG names (not created yet)."""
-    return Path(os.environ["SUMMARIZER_CONFIG"])
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty config file in the test's tmp_path, named by SUMMARIZER_CONFIG."""
+    path = tmp_path / "summarizer-config.toml"
+    path.touch()
+    monkeypatch.setenv("SUMMARIZER_CONFIG", str(path))
+    return path
 
 
 def _env(config: Path, **more: str) -> dict[str, str]:
@@ -124,7 +127,7 @@ def test_path_settings_resolve_relative_to_the_file(config: Path, tmp_path: Path
         ("max_parts = 0\n", "max_parts must be 1 or more, not 0"),
         ("retries = 1.5\n", "retries must be an integer, not 1.5"),
         ("timeout = inf\n", "timeout must be more than 0, not inf"),
-        ("temperature = nan\n", "temperature must be 0 or more, not nan"),
+        ("temperature = nan\n", "temperature must be from 0 to 2, not nan"),
         ('mode = "xml"\n', "mode must be one of tools, json_schema, json, md_json"),
         ('base_url = "localhost:8000"\n', "base_url must be an http(s):// URL"),
         ('model = "  "\n', "model must be a model name"),
@@ -207,13 +210,17 @@ def test_config_set_creates_the_file_and_keeps_comments(
     assert read_config(nested) is not None
     assert read_config(nested).data == {"model": "openai/gpt-5-mini"}  # type: ignore[union-attr]
     nested.write_text("# my settings\nmodel = 'rules' # for now\n\ntimeout = 10\n")
+    monkeypatch.chdir(tmp_path)  # config set checks the files it is given: make them here
+    (tmp_path / "p.toml").write_text('["x/y"]\ninput = 1\noutput = 2\n')
+    prompt = tmp_path / 'a "quoted" \\ prompt é.toml'
+    prompt.write_bytes((ROOT / "prompts" / "summarize" / "v1.toml").read_bytes())
     for key, value in [("timeout", "30"), ("strict", "yes"), ("max_tokens", "900"),
-                       ("prompt", 'a "quoted" \\ prompt é'), ("prices", "p.toml")]:  # fmt: skip
+                       ("prompt", str(prompt)), ("prices", "p.toml")]:  # fmt: skip
         assert _cli("config", "set", key, value).exit_code == 0
     text = nested.read_text()
     assert text.startswith("# my settings\nmodel = 'rules' # for now\n\ntimeout = 30.0\n")
     data = read_config(nested).data  # type: ignore[union-attr]
-    assert data["prompt"] == 'a "quoted" \\ prompt é'
+    assert data["prompt"] == str(prompt)
     assert data["strict"] is True
     assert data["max_tokens"] == 900
     assert data["prices"] == str(Path("p.toml").resolve())  # as typed, from where typed
@@ -429,9 +436,9 @@ def test_models_for_a_model_without_a_price_or_a_server(tmp_path: Path) -> None:
     text = _cli("models", "--provider", "anthropic").stdout
     assert "Known models (anthropic's current chat models; genai-prices" in text
     assert "claude" in text
-    assert (
-        "none: genai-prices has no provider 'nope'" in _cli("models", "--provider", "nope").stdout
-    )
+    unknown = _cli("models", "--provider", "nope")
+    assert unknown.exit_code == 20
+    assert "--provider 'nope' is not one genai-prices knows" in unknown.stderr
     prices = tmp_path / "p.toml"
     prices.write_text('["compatible/mine"]\ninput = 1\noutput = 3\n')
     priced = _cli("models", "-m", "mine", "--base-url", "http://127.0.0.1:9/v1",

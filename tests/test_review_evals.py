@@ -313,11 +313,15 @@ def test_no_model_methods_record_and_show_no_prompt(tmp_path: Path) -> None:
     assert _json(out / "report.json")["run"]["prompt"] is None
     assert "summarize@v1" not in (out / "report.html").read_text("utf-8")
     # A report written before this fix records the default prompt: compare hides it.
-    assert "summarize@v1" in _json(RULES_REPORT)["run"]["prompt"]
+    old = _json(RULES_REPORT)
+    old["run"]["prompt"] = "summarize@v1 (87a48f9993fa)"
+    old_report = tmp_path / "old" / "report.json"
+    old_report.parent.mkdir()
+    old_report.write_text(json.dumps(old), encoding="utf-8")
     page = tmp_path / "c.html"
-    compared = _eval("compare", str(RULES_REPORT), str(out), "--json")
+    compared = _eval("compare", str(old_report), str(out), "--json")
     assert [r["prompt"] for r in json.loads(compared.stdout)["runs"]] == [None, None]
-    assert _eval("compare", str(RULES_REPORT), str(out), "-o", str(page)).exit_code == 0
+    assert _eval("compare", str(old_report), str(out), "-o", str(page)).exit_code == 0
     assert "summarize@v1" not in page.read_text("utf-8")
 
 

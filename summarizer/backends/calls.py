@@ -8,6 +8,12 @@ sent back. A row waits for its outcome, which for an answer is known only once
 Instructor validated it: ``ok``, ``reask: why``, or ``invalid: why`` when no re-ask
 is left (or the answer was cut off at ``max_tokens``); a request that got no answer
 is ``error: Class: message`` at once.
+
+Everything a row keeps passes through :func:`summarizer.redact.redact` (the request's
+messages and parameters, the answer, the outcome's message, the endpoint): a server
+may echo the request's ``Authorization`` header into its answer, and a re-ask sends
+that answer back in the messages. Redacting a 15 KB request and answer costs about
+0.1 ms of CPU (see that module for how), so a row costs about 0.26 ms in all.
 """
 
 from __future__ import annotations
@@ -19,22 +25,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from summarizer import calllog
-from summarizer.redact import one_line, redact, redact_url
+from summarizer.redact import one_line, redact, redact_all, redact_url
 
 _LOG = logging.getLogger(__name__)
 # What a request row keeps of the body besides the messages: the schema Instructor
 # adds (tools, response_format) is the same for every call and several KB long.
 _LEFT_OUT = frozenset({"messages", "tools", "tool_choice", "response_format"})
-# What an answer holds when a secret could be in it: the words redact()'s patterns
-# start from and a URL's "user:password@" (a server echoing the request's headers).
-# redact() reads the whole text through five patterns, about 2.4 ms of CPU for a 10 KB
-# answer (as much as the rest of a request); an answer without these skips it.
-_SIGNS = ("authorization", "apikey", "api-key", "api_key", "bearer", "basic", "sk-", "@")
-
-
-def _without_secrets(text: str) -> str:
-    low = text.lower()
-    return redact(text) if any(sign in low for sign in _SIGNS) else text
 
 
 def answer_text(response: Any) -> str | None:
@@ -80,10 +76,14 @@ class Calls:
         self._pending: dict[str, Any] | None = None
 
     def _row(self, body: dict[str, Any], latency: float, attempt: int) -> dict[str, Any]:
-        request = {
-            "messages": body.get("messages"),
-            "params": {k: v for k, v in body.items() if k not in _LEFT_OUT},
-        }
+        # Redacted as a structure, before it is dumped (see redact_all): a re-ask's
+        # messages hold the previous answer, which may echo the request's headers.
+        request = redact_all(
+            {
+                "messages": body.get("messages"),
+                "params": {k: v for k, v in body.items() if k not in _LEFT_OUT},
+            }
+        )
         return {
             "model": self.model,
             "base_url": self.base_url,
@@ -117,7 +117,7 @@ class Calls:
             text = answer_text(response)
             self._pending = {
                 **self._row(body, latency, attempt),
-                "answer": None if text is None else _without_secrets(text),
+                "answer": None if text is None else redact(text),
                 "prompt_tokens": tokens_in,
                 "completion_tokens": tokens_out,
             }

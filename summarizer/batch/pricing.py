@@ -14,6 +14,10 @@ with TOML files, later ones winning: the config file's ``prices``, then
     input = 0.0
     output = 0.0
 
+A price must be a finite number, 0 or more: a negative or infinite one (``1e400`` is
+infinite in TOML) or NaN would make every cost sum meaningless and let a batch run
+past ``--max-cost``, so a file with one is refused, naming the file and the model.
+
 What runs on this machine (the embedded model, ``rules``, the baselines) costs 0. A
 model with no price has an unknown cost (``None``), which is reported as such rather
 than as zero; :func:`unknown_price` is the one line that says so.
@@ -21,6 +25,7 @@ than as zero; :func:`unknown_price` is the one line that says so.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -57,11 +62,13 @@ def load_prices(path: Path | None = None) -> dict[str, Price]:
     env = os.environ.get("SUMMARIZER_PRICES")
     for source in (Path(config) if config else None, Path(env) if env else None, path):
         if source is not None:
-            prices.update(_read(source))
+            prices.update(read_price_file(source))
     return prices
 
 
-def _read(path: Path) -> dict[str, Price]:
+def read_price_file(path: Path) -> dict[str, Price]:
+    """The prices in one TOML file; ConfigurationError (one line naming the file, and
+    the model when one entry is wrong) when it cannot be used."""
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
@@ -73,11 +80,18 @@ def _read(path: Path) -> dict[str, Price]:
     out = {}
     for model, entry in data.items():
         try:
-            out[model] = Price(float(entry["input"]), float(entry["output"]), str(path))
+            price = Price(float(entry["input"]), float(entry["output"]), str(path))
         except (TypeError, KeyError, ValueError) as e:
             raise ConfigurationError(
                 f"{path}: [{model!r}] needs numeric 'input' and 'output' (USD per 1M tokens)"
             ) from e
+        for side, value in (("input", price.input), ("output", price.output)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigurationError(
+                    f"{path}: [{model!r}] {side} = {value}: a price must be a finite "
+                    "number, 0 or more (USD per 1M tokens)"
+                )
+        out[model] = price
     return out
 
 

@@ -20,6 +20,7 @@ from summarizer.cli.evals import eval_app
 from summarizer.cli.logs import logs_app
 from summarizer.cli.models import models
 from summarizer.cli.reference import exit_codes, prompts_app, schema
+from summarizer.cli.serve import keys_app, serve
 from summarizer.cli.summarize import summarize
 
 app = typer.Typer(
@@ -69,16 +70,21 @@ def main(
 ) -> None:
     """Summarize news articles into the JSON summary contract (schema v1)."""
     from summarizer import calllog
+    from summarizer.cli.errors import fail
     from summarizer.cli.verbosity import configure
+    from summarizer.errors import SummarizerError
 
     configure(verbose, quiet)
-    calllog.enable()  # the command line logs every model call (`summarizer logs`)
 
     def back_to_the_library_defaults() -> None:  # for the next command in this process
         configure(0, False)
         calllog.enable(False)
 
     ctx.call_on_close(back_to_the_library_defaults)
+    try:
+        calllog.enable()  # the command line logs every model call (`summarizer logs`)
+    except SummarizerError as error:  # SUMMARIZER_LOG=garbage: one line, exit 20
+        fail(error)
 
 
 app.command()(summarize)
@@ -91,6 +97,8 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(cache_app, name="cache")
 app.add_typer(config_app, name="config")
 app.add_typer(logs_app, name="logs")
+app.command()(serve)
+app.add_typer(keys_app, name="keys")
 
 
 def run() -> None:

@@ -110,11 +110,12 @@ def batch(
                 inputs, out, settings, batch_options, prices=price_table,
                 on_change=bar.update, items=items,
             )  # fmt: skip
-    typer.echo(f"summarizer: {describe_stats(stats)} -> {out}", err=True)
-    if stats.cost_usd is None:
-        from summarizer.batch.pricing import unknown_price
-
-        verbosity.notice(unknown_price(str(settings.model_ref)))
+    described = describe_stats(stats)
+    if stats.cost_usd is None:  # said once, in the summary line, not as another line
+        described = described.replace(
+            "cost unknown", f"cost unknown (no price known for {settings.model_ref}; --prices)"
+        )
+    typer.echo(f"summarizer: {described} -> {out}", err=True)
     if stats.budget_hit and stats.not_started:
         raise BudgetExceededError(
             f"--max-cost {max_cost:g} reached: {stats.not_started} article(s) not "

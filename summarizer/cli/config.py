@@ -8,9 +8,11 @@ None of them calls a model or imports an SDK.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +20,9 @@ from summarizer.cli.errors import handle_errors
 from summarizer.cli.options import DEFAULT_OPTIONS, ModelOptions, with_model_options
 from summarizer.cli.output import write_output
 from summarizer.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from summarizer.config import ConfigFile
 
 config_app = typer.Typer(
     help="The config file: settings every command uses unless a flag or an environment "
@@ -119,14 +124,75 @@ def config_set(
     ],
 ) -> None:
     """Set KEY to VALUE in the config file (the file and its folder are created if
-    missing; comments and other keys are kept)."""
-    from summarizer.config import edit_config, toml_value
+    missing; comments and other keys are kept; a relative path is made absolute from
+    here). The value is checked as a run would use it: a prompt must exist, a price
+    file must read, a cache folder must be creatable. A file every command refuses is
+    not edited: fix it, or `config unset` the bad key."""
+    from summarizer.config import edit_config, read_config, toml_value
     from summarizer.settings import config_value
 
     path = _path()
-    typed = config_value(key, value)
+    typed = _usable(key, config_value(key, value))
+    file = read_config(path)
+    if file is not None:
+        _check_others(file, key)
     edit_config(path, key, typed)
     typer.echo(f"{key} = {toml_value(typed)}  ({path})")
+
+
+def _check_others(file: ConfigFile, key: str) -> None:
+    """Raise the error every command would raise for ``file``, ``key`` aside (which
+    is about to be replaced), saying how to repair it: a file the reader refuses must
+    not be edited into one that still looks fine to ``config set``."""
+    from summarizer.settings import checked_file
+
+    for name, value in file.data.items():
+        if name != key:
+            try:
+                checked_file(replace(file, data={name: value}))
+            except ConfigurationError as e:
+                raise ConfigurationError(
+                    f"{e}; fix the file first, or `summarizer config unset {name}`"
+                ) from e
+
+
+def _usable(key: str, value: Any) -> Any:
+    """``value`` once it is known to work for ``key`` (a prompt file made absolute),
+    the checks that need more than the value's type (and modules above settings)."""
+    if key == "prompt":
+        from summarizer.prompts import load_prompt
+
+        load_prompt(value)  # PromptError (exit 21) says what is wrong and what exists
+        if value.endswith(".toml") or "/" in value or "\\" in value:
+            return str(Path(value).expanduser().resolve())
+    elif key == "prices":
+        from summarizer.batch.pricing import read_price_file
+
+        read_price_file(Path(value))
+    elif key == "cache_dir":
+        _check_creatable(Path(value))
+    return value
+
+
+def _check_creatable(folder: Path) -> None:
+    """Raise unless ``folder`` is a folder or can be made one; what is made to find
+    out is removed again (the cache makes it on first use)."""
+    if folder.exists():
+        if not folder.is_dir():
+            raise ConfigurationError(f"cache_dir {folder} is not a folder")
+        return
+    made = []
+    try:
+        for parent in reversed([folder, *folder.parents]):
+            if not parent.exists():
+                parent.mkdir()
+                made.append(parent)
+    except OSError as e:
+        raise ConfigurationError(f"cache_dir {folder} cannot be created: {e.strerror or e}") from e
+    finally:
+        for created in reversed(made):
+            with contextlib.suppress(OSError):
+                created.rmdir()
 
 
 @config_app.command("unset")

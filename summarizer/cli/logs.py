@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from summarizer.cli.errors import handle_errors
-from summarizer.errors import ConfigurationError
+from summarizer.errors import ConfigurationError, InputNotFoundError
 
 if TYPE_CHECKING:
     from summarizer.calllog import CallLog
@@ -39,16 +39,27 @@ _COLUMNS = ("id", "time", "model", "source", "outcome", "tokens", "latency")
 
 
 def _existing_log() -> CallLog | None:
-    """The log file if there is one: reading must not create it."""
+    """The log file if there is one: reading must not create it. One that cannot be
+    read is one error line (the reader does not warn first)."""
     from summarizer.calllog import LOG_FILE, CallLog, log_dir
 
     path = log_dir() / LOG_FILE
-    if not path.is_file():
+    if not path.exists():
         return None
-    log = CallLog(path)
+    if not path.is_file():
+        raise ConfigurationError(
+            f"the call log at {path} is not a file; move it away and the next model "
+            "call starts a new log"
+        )
+    return _readable(CallLog(path, warn=False))
+
+
+def _readable(log: CallLog) -> CallLog:
+    """``log``, or the error that says why it cannot be read (it turns itself off on a
+    fault, when opened or on a query)."""
     if log.disabled:
         raise ConfigurationError(
-            f"the call log at {path} cannot be read ({log.disabled}); remove it to start anew"
+            f"the call log at {log.path} cannot be read ({log.disabled}); remove it to start anew"
         )
     return log
 
@@ -78,6 +89,8 @@ def logs_list(
     log = _existing_log()
     kind = outcome.value if outcome else None
     rows = log.calls(limit=count, model=model, source=source, outcome=kind) if log else []
+    if log:
+        _readable(log)
     if not rows:
         typer.echo("no model calls logged" + (" match" if log else " yet"), err=True)
         return
@@ -93,8 +106,10 @@ def logs_show(call_id: Annotated[int, typer.Argument(metavar="ID", help="From `l
     """One call as JSON: its request (messages and parameters) and raw answer."""
     log = _existing_log()
     row = log.get(call_id) if log else None
-    if row is None:
-        raise ConfigurationError(f"no logged model call {call_id}: `summarizer logs` lists them")
+    if log:
+        _readable(log)
+    if row is None:  # not there, pruned, or no id at all (0, negative, past 2**63)
+        raise InputNotFoundError(f"no logged model call {call_id}; see `summarizer logs`")
     typer.echo(json.dumps(row, indent=2, ensure_ascii=False))
 
 

@@ -5,7 +5,8 @@ its provider, endpoint, context window and price and where each came from; the
 provider prefixes and their endpoints; the methods that need no model; and the
 hosted models genai-prices knows (:mod:`summarizer.catalog`), with context windows
 and prices per million tokens. It builds no backend, so it imports no SDK and calls
-nothing.
+nothing. The endpoint is shown redacted (``OPENAI_BASE_URL`` may carry a password);
+a ``--provider`` genai-prices does not know is an error that lists the ones it does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from summarizer.cli.config import explicit_settings, source_label
 from summarizer.cli.errors import handle_errors
 from summarizer.cli.options import DEFAULT_OPTIONS, ModelOptions, with_model_options
 from summarizer.cli.output import write_output
+from summarizer.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from summarizer.settings import Resolved, Settings
@@ -69,6 +71,12 @@ def models(
     explained = Settings.explain(**explicit)
     own_prices = load_prices(prices)
     known = catalog.known_models(None if all_models else provider)
+    if not known:
+        providers = sorted({m.provider for m in catalog.known_models()})
+        raise ConfigurationError(
+            f"--provider {provider!r} is not one genai-prices knows; it knows: "
+            f"{', '.join(providers)} (or --all for every one)"
+        )
     if not all_models:  # the current chat models: those with a context window
         known = [m for m in known if not m.deprecated and m.context_window]
     doc: dict[str, Any] = {
@@ -117,6 +125,7 @@ def _configured(
     from summarizer import catalog
     from summarizer.backends import Composer, backend_for
     from summarizer.batch.pricing import price_for, unknown_price
+    from summarizer.redact import redact_url
 
     backend = backend_for(settings)
     provider = settings.model_ref.provider
@@ -141,7 +150,7 @@ def _configured(
         "model": backend.model,
         "model_source": source_label(explained["model"].source),
         "provider": provider,
-        "base_url": url,
+        "base_url": redact_url(url),
         "base_url_source": url_source,
         "context_window": window,
         "context_window_source": window_source,
@@ -196,8 +205,8 @@ def _text(doc: dict[str, Any], provider: str, all_models: bool) -> str:
          _money(m["input_per_1m"]), _money(m["output_per_1m"]))
         for m in known["models"]
     ]  # fmt: skip
-    if not rows:
-        lines.append(f"  none: genai-prices has no provider {provider!r} (try --all)")
+    if not rows:  # a provider with no current chat model (an unknown one is an error)
+        lines.append(f"  none current: `summarizer models --provider {provider} --all`")
         return "\n".join(lines)
     width = max(len(r[0]) for r in rows)
     lines.append(f"  {'MODEL':<{width}}  {'CONTEXT':>9}  {'INPUT':>8}  {'OUTPUT':>8}")

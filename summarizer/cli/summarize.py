@@ -36,7 +36,6 @@ from summarizer.errors import (
 )
 
 if TYPE_CHECKING:
-    from summarizer.cli.status import generation_status
     from summarizer.pipeline import Summarizer
 
 # What no other input would escape: stop at once rather than fail each in turn.
@@ -98,6 +97,7 @@ def summarize(
 ) -> None:
     """Summarize articles (files, - for stdin, URLs) and print their summaries."""
     from summarizer.cache import ResponseCache
+    from summarizer.cli.status import generation_status
     from summarizer.contract.render import render
     from summarizer.inputs.read import read_article
     from summarizer.pipeline import Summarizer

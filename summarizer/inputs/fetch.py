@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,24 @@ MAX_REDIRECTS = 10
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain"})
+
+# What makes the transport of the fetches in this context (a thread, a task, and the
+# threads it starts with its context): the HTTP service's URL policy
+# (summarizer.serve.ssrf), which cannot be passed down through read_article.
+_TRANSPORT: ContextVar[Callable[[], httpx.BaseTransport] | None] = ContextVar(
+    "summarizer_fetch_transport", default=None
+)
+
+
+@contextmanager
+def transport_for_fetches(make: Callable[[], httpx.BaseTransport]) -> Iterator[None]:
+    """Fetches made inside the block and given no ``transport`` use a new ``make()``
+    each, so every connection they make, redirects included, goes through it."""
+    token = _TRANSPORT.set(make)
+    try:
+        yield
+    finally:
+        _TRANSPORT.reset(token)
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,9 @@ def fetch(
     from summarizer import deadline as _deadline
     from summarizer._version import __version__
 
+    make = _TRANSPORT.get()
+    if transport is None and make is not None:
+        transport = make()
     env = os.environ if env is None else env
     seconds = _limit(timeout, "SUMMARIZER_FETCH_TIMEOUT", DEFAULT_TIMEOUT, env)
     total = _limit(deadline, "SUMMARIZER_FETCH_DEADLINE", DEFAULT_DEADLINE, env)
