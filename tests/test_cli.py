@@ -339,3 +339,22 @@ def test_every_error_is_one_line_and_an_exit_code(error: Any, code: int, line: s
     assert result.exit_code == code
     assert result.stderr == line + "\n"
     assert result.stdout == ""
+
+
+def test_plain_options_are_coerced_without_pydantic_adapters() -> None:
+    """typer builds a pydantic adapter (0.11 s of imports) for every option unless
+    summarizer.cli.coercion routes plain types past it: if typer's internals move,
+    this fails instead of start-up silently slowing down."""
+    code = (
+        "import sys\nfrom summarizer.cli.app import app\n"
+        "sys.argv = ['summarizer', 'eval', 'check', '-d', 'evals/wikinews', '--limit', '2']\n"
+        "try:\n    app()\nexcept SystemExit as e:\n    code = e.code\n"
+        "print(code, 'typer._adapters' in sys.modules, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT,
+                          env=cli_env(), timeout=120, check=False)  # fmt: skip
+    assert proc.stderr.decode().strip().splitlines()[-1] == "0 False", proc.stderr.decode()
+    for bad, message in ((["--limit", "abc"], "valid integer"), (["--limit", "0"], "greater than")):
+        proc = run_cli("eval", "check", "-d", "evals/wikinews", *bad)
+        assert proc.returncode == 2
+        assert message in proc.stderr.decode()

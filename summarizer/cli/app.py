@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from summarizer.cli import coercion
 from summarizer.cli.batch import batch
 from summarizer.cli.cache import cache_app
 from summarizer.cli.config import config_app
@@ -22,6 +23,8 @@ from summarizer.cli.models import models
 from summarizer.cli.reference import exit_codes, prompts_app, schema
 from summarizer.cli.serve import keys_app, serve
 from summarizer.cli.summarize import summarize
+
+coercion.install()  # plain option values without pydantic: see the module
 
 app = typer.Typer(
     name="summarizer",
