@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from summarizer.config_keys import user_setting
 from summarizer.errors import ConfigurationError
 from summarizer.redact import one_line
-from summarizer.settings import user_setting
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (

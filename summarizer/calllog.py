@@ -283,8 +283,9 @@ def enable(on: bool = True) -> None:
     _enabled = on
 
 
-def status() -> tuple[bool, str]:
-    """Whether calls are logged when logging is enabled, and why (for ``logs status``).
+def status(where: Path | None = None) -> tuple[bool, str]:
+    """Whether calls are logged when logging is enabled, and why (for ``logs status``);
+    ``where``: the log's folder, when the caller has it already.
 
     Raises ConfigurationError for a ``SUMMARIZER_LOG`` that is neither on nor off.
     """
@@ -298,18 +299,18 @@ def status() -> tuple[bool, str]:
             f"{ENV}={os.environ[ENV].strip()!r} is neither on nor off: use one of "
             f"{', '.join(_ON + _OFF)}"
         )
-    if (log_dir() / OFF_FILE).exists():
+    if ((where or log_dir()) / OFF_FILE).exists():
         return False, "off: `summarizer logs off` (`summarizer logs on` turns it back on)"
     return True, "on (the default; `summarizer logs off` or SUMMARIZER_LOG=0 turns it off)"
 
 
-def open_log() -> CallLog:
+def open_log(where: Path | None = None) -> CallLog:
     """This process's log at the current cache dir, opened once. A forked batch worker
     opens its own and leaves the parent's alone, not even closing it: SQLite must not
     touch a connection across a fork (closing one may checkpoint and remove the WAL
     under the parent). A process that moves to another cache dir closes its old one."""
     pid = os.getpid()
-    key = (pid, log_dir() / LOG_FILE)
+    key = (pid, (where or log_dir()) / LOG_FILE)
     with _open_lock:
         if key not in _open:
             for old in [k for k in _open if k[0] == pid]:
@@ -328,9 +329,12 @@ def close_all() -> None:
 
 def current() -> CallLog | None:
     """The log calls go to now, or None (not enabled, turned off, or broken)."""
-    if not _enabled or not status()[0]:
+    if not _enabled:
         return None
-    log = open_log()
+    where = log_dir()  # once: it reads the config file (unless SUMMARIZER_CACHE_DIR)
+    if not status(where)[0]:
+        return None
+    log = open_log(where)
     return None if log.disabled else log
 
 

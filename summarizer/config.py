@@ -5,7 +5,7 @@ pass on every command: ``$XDG_CONFIG_HOME/summarizer/config.toml``, else
 ``~/.config/summarizer/config.toml``, or the file ``SUMMARIZER_CONFIG`` names (set
 to the empty string: no config file at all). A missing file is an empty config, so
 ``summarizer config set`` can create it; but one that ``SUMMARIZER_CONFIG`` names is
-an error for every other command (:func:`summarizer.settings.user_config`). What the
+an error for every other command (:func:`summarizer.config_keys.user_config`). What the
 keys mean and how they rank against flags and the environment is
 :mod:`summarizer.settings`' business; this module only knows files.
 

@@ -75,6 +75,20 @@ SPEC = DATA / "openai-openapi" / "openai-openapi.json"
 
 
 @pytest.fixture
+def library_defaults() -> Iterator[None]:
+    """The library's process-wide state as a fresh import has it, before and after the
+    test: the call log off and closed, no verbosity handler (the CLI turns both on)."""
+    from summarizer import calllog
+    from summarizer.cli.verbosity import configure
+
+    calllog.enable(False)
+    yield
+    configure(0, False)
+    calllog.enable(False)
+    calllog.close_all()
+
+
+@pytest.fixture
 def fake_openai(validate_openai: Any) -> Iterator[FakeOpenAI]:
     """The fake server; every request a test sent is checked against OpenAI's spec."""
     with FakeOpenAI() as server:

@@ -7,7 +7,6 @@ import logging
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from summarizer import calllog
 from summarizer.backends.calls import answer_text
 from summarizer.calllog import CallLog
 from summarizer.cli.app import app
-from summarizer.cli.verbosity import configure
 from summarizer.pipeline import Summarizer
 from tests.conftest import ROOT, SEED
 from tests.fakeserver import FakeOpenAI, completion, error_reply, summary_reply
@@ -27,14 +25,8 @@ runner = CliRunner()
 FAST = ["--retry-max-wait", "0"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_state() -> Iterator[None]:
-    """Each test starts with the library's defaults: logging off, no handler."""
-    calllog.enable(False)
-    yield
-    calllog.enable(False)
-    calllog.close_all()
-    configure(0, False)
+# Each test starts and ends with the library's defaults (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("library_defaults")
 
 
 @pytest.fixture

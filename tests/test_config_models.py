@@ -23,8 +23,9 @@ from summarizer.batch import BatchItem, BatchOptions, run_batch
 from summarizer.batch.pricing import Price, load_prices, price_for
 from summarizer.cli import app
 from summarizer.config import config_path, edit_config, read_config
+from summarizer.config_keys import config_value, user_setting
 from summarizer.errors import ConfigurationError
-from summarizer.settings import Settings, config_value, user_setting
+from summarizer.settings import Settings
 from tests.conftest import ROOT, SEED
 from tests.fakeserver import FakeOpenAI, summary_reply
 from tests.test_cli import run_cli

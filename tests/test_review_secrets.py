@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,11 @@ from summarizer.backends.calls import Calls
 from summarizer.batch.pricing import load_prices
 from summarizer.calllog import CallLog
 from summarizer.cli import app
-from summarizer.cli.verbosity import configure
 from summarizer.config import read_config
+from summarizer.config_keys import user_config
 from summarizer.errors import ConfigurationError
 from summarizer.redact import redact, redact_url, remember
-from summarizer.settings import Settings, user_config
+from summarizer.settings import Settings
 from tests.conftest import SEED
 from tests.fakeserver import FakeOpenAI, Reply, completion, summary_reply
 from tests.test_cli import run_cli
@@ -38,13 +37,8 @@ from tests.test_cli import run_cli
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_state() -> Iterator[None]:
-    calllog.enable(False)
-    yield
-    calllog.enable(False)
-    calllog.close_all()
-    configure(0, False)
+# Each test starts and ends with the library's defaults (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("library_defaults")
 
 
 @pytest.fixture

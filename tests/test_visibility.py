@@ -11,14 +11,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from summarizer import calllog
 from summarizer.backends.base import max_reasks_for
 from summarizer.backends.extraction import Extractor
 from summarizer.backends.function import FunctionBackend
@@ -33,12 +31,8 @@ from tests.fakeserver import FakeOpenAI, Reply, error_reply, summary_reply
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_state() -> Iterator[None]:
-    yield
-    configure(0, False)
-    calllog.enable(False)
-    calllog.close_all()
+# Each test starts and ends with the library's defaults (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("library_defaults")
 
 
 def cli(*args: str) -> Any:

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from summarizer.grounding import GroundingReport
 
+from summarizer.config_keys import Mode
 from summarizer.contract import ArticleSummary
-from summarizer.settings import Mode
 
 __all__ = ["Backend", "CallStats", "Composer", "Extraction", "Messages", "Mode", "Throttle"]
 

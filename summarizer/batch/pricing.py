@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from summarizer import catalog
+from summarizer.config_keys import user_config
 from summarizer.errors import ConfigurationError
-from summarizer.settings import LOCAL, PROVIDERS, RULES, user_config
+from summarizer.settings import LOCAL, PROVIDERS, RULES
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ def config_show(as_json: JsonOpt = False, options: ModelOptions = DEFAULT_OPTION
     A bad config file is reported here as it would be by any command (exit 20).
     """
     from summarizer.config import config_path
-    from summarizer.settings import CONFIG_KEYS, Settings
+    from summarizer.config_keys import CONFIG_KEYS
+    from summarizer.settings import Settings
 
     path = config_path()
     settings = Settings.explain(**explicit_settings(options))
@@ -129,7 +130,7 @@ def config_set(
     file must read, a cache folder must be creatable. A file every command refuses is
     not edited: fix it, or `config unset` the bad key."""
     from summarizer.config import edit_config, read_config, toml_value
-    from summarizer.settings import config_value
+    from summarizer.config_keys import config_value
 
     path = _path()
     typed = _usable(key, config_value(key, value))
@@ -144,7 +145,7 @@ def _check_others(file: ConfigFile, key: str) -> None:
     """Raise the error every command would raise for ``file``, ``key`` aside (which
     is about to be replaced), saying how to repair it: a file the reader refuses must
     not be edited into one that still looks fine to ``config set``."""
-    from summarizer.settings import checked_file
+    from summarizer.config_keys import checked_file
 
     for name, value in file.data.items():
         if name != key:
@@ -201,7 +202,7 @@ def config_unset(key: KeyArg) -> None:
     """Remove KEY from the config file (an unknown key too, to repair a file that
     every command now refuses)."""
     from summarizer.config import edit_config, read_config
-    from summarizer.settings import CONFIG_KEYS
+    from summarizer.config_keys import CONFIG_KEYS
 
     path = _path()
     file = read_config(path)

@@ -25,7 +25,8 @@ from summarizer.cli.output import write_output
 from summarizer.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from summarizer.settings import Resolved, Settings
+    from summarizer.config_keys import Resolved
+    from summarizer.settings import Settings
 
 # One line on each no-model method; a method with none still gets listed.
 _METHODS = {
