@@ -46,7 +46,7 @@ The tree (exit codes in brackets)::
         └── OutputLockedError [63]        another batch is writing the same --out file
 
 Outside the tree: 0 success, 2 a usage error (unknown option, missing argument),
-130 interrupted (Ctrl-C). :data:`EXIT_CODES` lists them all with their meanings.
+130 interrupted (Ctrl-C), 141 stdout closed early (as a shell reports SIGPIPE). :data:`EXIT_CODES` lists them all with their meanings.
 
 Errors say what went wrong and what to do, in one line, because the CLI prints
 ``str(error)`` as is. Provider errors keep the provider's original exception as
@@ -308,6 +308,7 @@ EXIT_CODES: dict[int, tuple[str, str]] = dict(
             1: ("internal", "An unexpected error: a bug, please report it with the command"),
             2: ("usage", "A usage error: unknown option, missing or malformed argument"),
             130: ("interrupted", "Interrupted (Ctrl-C); what was finished is kept"),
+            141: ("closed-pipe", "stdout was closed early (piped into `head`); nothing said"),
             **{
                 cls.exit_code: (cls.__name__, _meaning(cls))
                 for cls in _leaves(SummarizerError)

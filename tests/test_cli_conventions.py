@@ -153,8 +153,13 @@ def _own_codes() -> dict[int, str]:
 def test_exit_codes_lists_every_code_with_its_meaning() -> None:
     listed = runner.invoke(app, ["exit-codes"]).stdout.splitlines()
     by_code = {int(line.split()[0]): line.split(maxsplit=2)[1:] for line in listed}
-    assert set(by_code) == {0, 2, 130} | set(_own_codes())
-    assert [by_code[c][0] for c in (0, 2, 130)] == ["ok", "usage", "interrupted"]
+    assert set(by_code) == {0, 2, 130, 141} | set(_own_codes())
+    assert [by_code[c][0] for c in (0, 2, 130, 141)] == [
+        "ok",
+        "usage",
+        "interrupted",
+        "closed-pipe",
+    ]
     for code, name in _own_codes().items():
         if code != 1:
             assert by_code[code][0] == name
