@@ -6,15 +6,23 @@ Run from the repo root (after ``make install``)::
     .venv/bin/python benchmarks/startup.py --tree /some/other/checkout --out /tmp/startup
 
 Each command runs as ``python -m summarizer ARGS`` in a fresh process, as a user waits
-for it: once to warm the file and bytecode caches, then ``--runs`` times (7); the table
-gives the median, min and max wall seconds, and ``python -c pass`` is the floor (the
-interpreter's own start, which no change of ours can go under). ``--tree`` runs another
-checkout's ``summarizer`` package with this interpreter, to compare before and after.
+for it: once to warm the file and bytecode caches, then ``--runs`` times (7), the
+commands taking turns (one run of each, then the next round), so that a burst of load
+from elsewhere falls on all of them rather than on the few measured while it lasted.
+The table gives the median, min and max wall seconds, and ``python -c pass`` is the
+floor (the interpreter's own start, which no change of ours can go under). ``--tree``
+runs another checkout's ``summarizer`` package with this interpreter, to compare before
+and after.
 
 These commands must never import the OpenAI SDK, Instructor, llama.cpp or trafilatura
-(``tests/test_cli.py`` checks that); this script tells how long they take. Wall times
-depend on the machine's load, so the load average is recorded beside them, and so is
-each command's CPU time (user + system), which load changes much less.
+(``tests/test_cli.py`` and ``tests/test_startup_imports.py`` check that); this script
+tells how long they take. ``schema`` and ``prompts`` print from a snapshot while it
+matches the sources (:mod:`summarizer.cli.reference_snapshot`): whether it did is
+recorded, and two rows time them computing instead, as they run after a change to the
+contract or the prompts until the snapshot is written again. Wall times depend on the
+machine's load, so the load average is recorded beside them (before, after, and the
+highest seen between rounds), and so is each command's CPU time (user + system), which
+load changes much less.
 
 Results go to ``benchmarks/results/startup.json`` and ``.md``.
 """
@@ -63,6 +71,21 @@ COMMANDS: list[tuple[str, list[str]]] = [
 ]
 CASE = "000-seed-trump-putin-call"
 FLOOR = "python -c pass"
+# The same commands with the snapshot out of the way: what they cost after a change to
+# their sources until `python -m summarizer.cli.reference_snapshot` runs again.
+COMPUTED = (
+    "import sys\nfrom summarizer.cli import reference_snapshot, run\n"
+    "reference_snapshot.SNAPSHOT = reference_snapshot.SNAPSHOT.with_name('none')\n"
+    "sys.argv[1:] = {args!r}\nrun()\n"
+)
+COMPUTED_COMMANDS: list[tuple[str, list[str]]] = [
+    ("schema, computed (no snapshot)", ["schema"]),
+    ("prompts show summarize@v1, computed", ["prompts", "show", "summarize@v1"]),
+]
+SERVED = (
+    "from summarizer.cli import reference_snapshot as r\n"
+    "print(r.schema(False) is not None and r.listed_prompts() is not None)\n"
+)
 
 
 def _children_cpu() -> float:
@@ -70,37 +93,29 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_command(
-    argv: list[str], cwd: Path, env: dict[str, str], runs: int
-) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds of ``runs`` runs of ``argv`` after one warm-up.
+def run_once(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``argv``.
 
     CPU time (user + system) is what the command itself spent; on a busy machine wall
     time also counts the wait for a core, so the two together tell noise from cost.
     A command that fails stops the benchmark.
     """
-    walls: list[float] = []
-    cpus: list[float] = []
-    for i in range(runs + 1):
-        cpu = _children_cpu()
-        start = time.perf_counter()
-        proc = subprocess.run(
-            argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(argv)}: exit {proc.returncode}\n{proc.stderr.decode(errors='replace')}"
         )
-        elapsed = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise SystemExit(
-                f"{' '.join(argv)}: exit {proc.returncode}\n{proc.stderr.decode(errors='replace')}"
-            )
-        if i:  # the first run only warms the caches
-            walls.append(elapsed)
-            cpus.append(_children_cpu() - cpu)
-    return walls, cpus
+    return elapsed, _children_cpu() - cpu
 
 
-def measure(tree: Path, runs: int) -> list[dict[str, Any]]:
+def measure(tree: Path, runs: int) -> tuple[list[dict[str, Any]], float]:
     """One row per command (the floor first): command, median_s, min_s, max_s (wall) and
-    cpu_median_s."""
+    cpu_median_s; and the highest 1-minute load average seen between rounds."""
     with tempfile.TemporaryDirectory() as tmp:
         # A cache of our own: `cache stats` must not read (or create) the user's.
         env = {**os.environ, "SUMMARIZER_CACHE_DIR": f"{tmp}/cache", "COLUMNS": "100"}
@@ -113,20 +128,42 @@ def measure(tree: Path, runs: int) -> list[dict[str, Any]]:
         for label, args in COMMANDS:
             args = [arg.format(one_case=one_case) for arg in args]
             runs_of.append((label, [sys.executable, "-m", "summarizer", *args]))
-        rows = []
-        for label, argv in runs_of:
-            times, cpus = time_command(argv, tree, env, runs)
-            rows.append(
-                {
-                    "command": label,
-                    "median_s": round(statistics.median(times), 4),
-                    "min_s": round(min(times), 4),
-                    "max_s": round(max(times), 4),
-                    "cpu_median_s": round(statistics.median(cpus), 4),
-                }
-            )
-            print(f"{label:<40} {rows[-1]['median_s']:.3f} s", file=sys.stderr)
-    return rows
+        if (tree / "summarizer" / "cli" / "reference_snapshot.py").is_file():
+            for label, args in COMPUTED_COMMANDS:
+                runs_of.append((label, [sys.executable, "-c", COMPUTED.format(args=args)]))
+        for _, argv in runs_of:  # the warm-up
+            run_once(argv, tree, env)
+        walls: dict[str, list[float]] = {label: [] for label, _ in runs_of}
+        cpus: dict[str, list[float]] = {label: [] for label, _ in runs_of}
+        peak = os.getloadavg()[0]
+        for round_ in range(runs):
+            for label, argv in runs_of:
+                wall, cpu = run_once(argv, tree, env)
+                walls[label].append(wall)
+                cpus[label].append(cpu)
+            peak = max(peak, os.getloadavg()[0])
+            print(f"round {round_ + 1} of {runs}; load {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    rows = [
+        {
+            "command": label,
+            "median_s": round(statistics.median(walls[label]), 4),
+            "min_s": round(min(walls[label]), 4),
+            "max_s": round(max(walls[label]), 4),
+            "cpu_median_s": round(statistics.median(cpus[label]), 4),
+        }
+        for label, _ in runs_of
+    ]
+    return rows, peak
+
+
+def snapshot_served(tree: Path) -> bool | None:
+    """Whether ``schema`` and ``prompts`` print from the snapshot in ``tree`` (``None``:
+    a checkout from before it)."""
+    if not (tree / "summarizer" / "cli" / "reference_snapshot.py").is_file():
+        return None
+    proc = subprocess.run([sys.executable, "-c", SERVED], cwd=tree, capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    return proc.stdout.strip() == "True"
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -138,7 +175,15 @@ def markdown(result: dict[str, Any]) -> str:
         f"Wall time of `python -m summarizer ARGS` in a fresh process: median of "
         f"{result['runs']} runs after one warm-up; generated by `benchmarks/startup.py`.",
         f"Python {result['python']}, {result['cpus']} CPU(s); load average "
-        f"{result['load_before']:.2f} before, {result['load_after']:.2f} after.",
+        f"{result['load_before']:.2f} before, {result['load_after']:.2f} after, "
+        f"{result.get('load_peak', result['load_after']):.2f} at most between rounds.",
+        "",
+        {
+            True: "`schema` and `prompts` printed from the snapshot, which matched the sources.",
+            False: "`schema` and `prompts` computed their output: the snapshot did NOT match "
+            "the sources (`python -m summarizer.cli.reference_snapshot` writes it).",
+            None: "This checkout has no snapshot for `schema` and `prompts`.",
+        }[result.get("snapshot_served")],
         "",
         "| command | median s | min s | max s | over the floor s | CPU s (median) |",
         "|---|---|---|---|---|---|",
@@ -158,14 +203,17 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout whose package runs")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
+    tree = args.tree.resolve()
     load_before = os.getloadavg()[0]
-    rows = measure(args.tree.resolve(), args.runs)
+    rows, peak = measure(tree, args.runs)
     result = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "runs": args.runs,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
+        "load_peak": peak,
+        "snapshot_served": snapshot_served(tree),
         "rows": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,10 @@
 ``exit-codes`` and ``prompts list|show``.
 
 They are what scripts and people run to look things up, so they must start fast:
-each imports what it needs when it runs (pydantic for the schema, jinja2 for the
-prompts), and nothing here imports a model SDK.
+``schema`` and ``prompts`` print from :mod:`summarizer.cli.reference_snapshot` while
+it matches the sources, and only otherwise import what computing their output needs
+(pydantic for the schema, pydantic and jinja2 for the prompts), inside the command;
+nothing here imports a model SDK. Both ways go through the same formatting below.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON schema of the summary contract."""
-    if llm:
+    from summarizer.cli import reference_snapshot
+
+    doc = reference_snapshot.schema(llm)
+    if doc is None and llm:
         from summarizer.contract.llm_schema import llm_json_schema
 
         doc = llm_json_schema()
-    else:
+    elif doc is None:
         from summarizer.contract import contract_json_schema
 
         doc = contract_json_schema()
@@ -60,10 +65,15 @@ def exit_codes(
 @handle_errors
 def prompts_list() -> None:
     """List available prompts (NAME@VERSION, hash, description)."""
-    from summarizer.prompts import list_prompts
+    from summarizer.cli import reference_snapshot
 
-    for p in list_prompts():
-        typer.echo(f"{p.ref:<28} {p.short_hash}  {p.spec.description}")
+    listed = reference_snapshot.listed_prompts()
+    if listed is None:
+        from summarizer.prompts import list_prompts
+
+        listed = [reference_snapshot.prompt_fields(p) for p in list_prompts()]
+    for p in listed:
+        typer.echo(f"{p['ref']:<28} {p['sha256'][:12]}  {p['description']}")
 
 
 @prompts_app.command("show")
@@ -72,13 +82,16 @@ def prompts_show(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION, NAME (latest) or a .toml file.")],
 ) -> None:
     """Show one prompt: metadata, parameters and templates."""
-    from summarizer.prompts import load_prompt
+    from summarizer.cli import reference_snapshot
 
-    p = load_prompt(ref)
-    info = p.info()
-    typer.echo(f"{p.ref}  sha256:{p.sha256}")
-    typer.echo(f"{info['description']}")
-    typer.echo(f"format: {info['format']}  parameters: {json.dumps(info['parameters'])}")
-    typer.echo(f"file: {info['path']}")
-    typer.echo("\n--- system ---\n" + p.spec.system.strip())
-    typer.echo("\n--- user ---\n" + p.spec.user.strip())
+    p = reference_snapshot.shown_prompt(ref)
+    if p is None:
+        from summarizer.prompts import load_prompt
+
+        p = reference_snapshot.prompt_fields(load_prompt(ref))
+    typer.echo(f"{p['ref']}  sha256:{p['sha256']}")
+    typer.echo(f"{p['description']}")
+    typer.echo(f"format: {p['format']}  parameters: {json.dumps(p['parameters'])}")
+    typer.echo(f"file: {p['path']}")
+    typer.echo("\n--- system ---\n" + p["system"].strip())
+    typer.echo("\n--- user ---\n" + p["user"].strip())
