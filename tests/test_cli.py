@@ -219,7 +219,13 @@ def test_prompts_list_and_show() -> None:
 
 
 def test_version_and_help() -> None:
-    assert runner.invoke(app, ["--version"]).stdout.startswith("summarizer ")
+    from importlib.metadata import version
+
+    from summarizer import __version__
+
+    # _version.py is the one place (pyproject reads it); the installed metadata agrees.
+    assert runner.invoke(app, ["--version"]).stdout == f"summarizer {__version__}\n"
+    assert version("summarizer") == __version__
     helped = runner.invoke(app, ["summarize", "--help"])
     assert helped.exit_code == 0
     assert "--base-url" in helped.stdout
