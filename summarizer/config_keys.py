@@ -140,7 +140,25 @@ def config_value(name: str, text: str) -> Any:
         with contextlib.suppress(ValueError):  # else _checked names the type it wants
             value = spec.kind(text)
     value = _checked(spec, value, ConfigurationError)
-    return str(Path(value).expanduser().resolve()) if spec.path else value
+    # A prompt file is made absolute by `config set` once it is known to exist, so
+    # that a wrong one is named as typed.
+    return value if name == "prompt" else _in_folder(name, value, Path.cwd())
+
+
+def _in_folder(name: str, value: Any, folder: Path) -> Any:
+    """``value`` with the file it names made absolute from ``folder``: a relative path
+    in the config file is relative to the file (as in ruff's and uv's), one typed to
+    ``config set`` to where it is typed. Files are named by the path keys, by a
+    ``prompt`` that is a file (told from ``NAME@VERSION`` as
+    :func:`summarizer.prompts.load_prompt` does) and by ``model = "local:PATH"``."""
+    if CONFIG_KEYS[name].path or (
+        name == "prompt" and (value.endswith(".toml") or "/" in value or "\\" in value)
+    ):
+        return str((folder / Path(value).expanduser()).resolve())
+    gguf = value.strip().removeprefix("local:") if name == "model" else ""
+    if gguf and gguf != value.strip():
+        return "local:" + str((folder / Path(gguf).expanduser()).resolve())
+    return value
 
 
 # The last file read and checked, by path and what stat says of it: a batch asks for
@@ -195,9 +213,7 @@ def checked_file(file: ConfigFile) -> dict[str, Any]:
             raise ConfigurationError(f"{where}: {_key_error(name)}")
         spec = CONFIG_KEYS[name]
         value = _checked(spec, value, functools.partial(_file_error, where))
-        if spec.path:
-            value = str((file.path.parent / Path(value).expanduser()).resolve())
-        out[name] = value
+        out[name] = _in_folder(name, value, file.path.parent)
     return out
 
 

@@ -106,7 +106,7 @@ def test_value_options_say_what_they_take() -> None:
     assert "<json|markdown|" in lines["--format"]
     assert "<int>" in lines["--max-reasks"]
     assert "<str>" not in helped  # a bare type says nothing about what to give
-    assert "{input}..." in helped  # one input or several
+    assert "{INPUT}..." in helped  # one input or several
 
 
 # -- shell completion --------------------------------------------------------------------

@@ -474,7 +474,8 @@ def test_config_set_stores_relative_paths_absolute_as_the_readme_says(
     assert cli("config", "set", "prices", "p.toml").exit_code == 0
     assert read_config(config).data["prices"] == str(tmp_path / "p.toml")  # type: ignore[union-attr]
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    assert "a relative path given to `config set` is made absolute" in " ".join(readme.split())
+    wanted = "one given to `config set` is made absolute from where you run it"
+    assert wanted in " ".join(readme.split())
 
 
 # -- prices and providers ---------------------------------------------------------------------

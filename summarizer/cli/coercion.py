@@ -8,6 +8,10 @@ start-up budget of a command that calls no model). The options of this CLI are p
 Those are converted here, with typer's own messages; anything else (enums, clamps)
 still goes to typer. Applied once, when the CLI is imported; ``tests/test_cli.py``
 fails loudly if typer's internals move and the adapters come back.
+
+``--help`` shows a positional list the way it is given, as ``INPUTS...``, not as
+typer 0.29 shows it (``inputs... <list[str]>``, a Python type): see
+:func:`_list_arguments_by_name`.
 """
 
 from __future__ import annotations
@@ -45,9 +49,55 @@ def _converter(annotation: Any) -> tuple[Callable[[Any], Any], bool] | None:
     return None
 
 
+def _list_arguments_by_name() -> None:
+    """Show a positional list in ``--help`` by its name in capitals: ``INPUTS...``.
+
+    typer 0.29 prints it as ``inputs... <list[str]>`` (an argument with a ``metavar``
+    even loses its ``...``), the Python annotation where the reader wants to know what
+    to type. The name now reads ``INPUTS...`` in the arguments panel, ``{INPUTS}...``
+    in the usage line and ``'INPUTS'`` in a "Missing argument" error, and no type is
+    shown. A ``metavar`` given for the list is its name (upper-cased). Older typers
+    lack the hooks: nothing to do there.
+    """
+    try:
+        from typer.core import TyperArgument
+    except ImportError:  # pragma: no cover - another typer
+        return
+    if getattr(TyperArgument, "summarizer_lists", False):
+        return
+    named = getattr(TyperArgument, "display_name_raw", None)
+    shown = getattr(TyperArgument, "display_type_rich", None)
+    if not isinstance(named, property) or named.fget is None or shown is None:
+        return  # pragma: no cover - another typer
+    raw, init = named.fget, TyperArgument.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if self.nargs == -1:  # typer adds "..." itself only without a metavar
+            self.summarizer_name = str(self.metavar or self.name or "").upper()
+            self.metavar = None
+
+    def display_name_raw(self: Any) -> str:
+        name: str = getattr(self, "summarizer_name", None) or raw(self)
+        return name
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "summarizer_name", None):
+            return None
+        result: str | None = shown(self, ctx)
+        return result
+
+    TyperArgument.__init__ = __init__  # type: ignore[method-assign]
+    setattr(TyperArgument, "display_name_raw", property(display_name_raw))  # noqa: B010
+    setattr(TyperArgument, "display_type_rich", display_type_rich)  # noqa: B010
+    TyperArgument.summarizer_lists = True  # type: ignore[attr-defined]
+
+
 def install() -> None:
-    """Route plain options past the pydantic adapters; a no-op on a typer without the
-    hook (the adapters then do the work, only slower)."""
+    """Route plain options past the pydantic adapters, and name positional lists in
+    ``--help`` (:func:`_list_arguments_by_name`); the former is a no-op on a typer
+    without the hook (the adapters then do the work, only slower)."""
+    _list_arguments_by_name()
     try:
         from typer import _coercion, core
         from typer._click.exceptions import BadParameter

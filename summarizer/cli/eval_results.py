@@ -199,7 +199,16 @@ def finish_eval(
     from summarizer.evals.report import print_table, render_html
     from summarizer.evals.runs import aggregate, build_report
 
-    floor = {"method": FLOOR, "aggregate": aggregate(floor_scores(cases))}
+    by_article = floor_scores(cases)
+    # Per article too: an HTML page rendered later shows what was scored, not today's floor.
+    floor = {
+        "method": FLOOR,
+        "aggregate": aggregate(by_article),
+        "articles": {
+            i: {"score": r["score"], "sections": {s: v["score"] for s, v in r["sections"].items()}}
+            for i, r in by_article.items()
+        },
+    }
     report = build_report(articles, run_info, floor=floor, missing=missing)
     dropped: list[str] = []
     if gate.baseline:

@@ -10,7 +10,10 @@ that skipped an article did not score 0 on it. A mean is only comparable with a 
 over the same articles (0.668 over 33 against 1.000 over 6 says nothing of either), so
 the compared means (``means``, with the best and the deltas) are over the articles
 every run scored (``compared_articles``); each run's own mean, over whatever it
-scored, is kept beside them as ``own_means``, never compared. Runs on different datasets,
+scored, is kept beside them as ``own_means``, never compared; the page and the tables
+say how many articles the compared means are over and how many each run scored. The
+lead floor is over the compared articles too: a run's own when it scored just those,
+else from a report's per-article floor, else not shown. Runs on different datasets,
 or whose lead floor differs on the same articles (the goldens, or the scorer,
 changed between them), are compared all the same, with a warning: the reader
 decides whether the numbers still mean the same thing.
@@ -176,6 +179,20 @@ def _floor(report: dict[str, Any]) -> dict[str, float | None] | None:
     return {"overall": _number(agg.get("score"))} | {s: _number(sections.get(s)) for s in SECTIONS}
 
 
+def _floor_over(report: dict[str, Any], ids: list[str]) -> dict[str, float | None] | None:
+    """The floor's means over ``ids``, from the report's per-article floor; ``None``
+    when it has none (older reports) or lacks one of them."""
+    per = _dict(_dict(report.get("floor")).get("articles"))
+    if not ids or not all(isinstance(per.get(i), dict) for i in ids):
+        return None
+    out: dict[str, float | None] = {}
+    for row in ROWS:
+        values = [_scores(per[i])[row] for i in ids]
+        known = [v for v in values if v is not None]
+        out[row] = round(sum(known) / len(known), 4) if len(known) == len(values) else None
+    return out if out["overall"] is not None else None
+
+
 def compare_runs(runs: list[Run], max_drop: float = MAX_DROP) -> dict[str, Any]:
     """The comparison as plain JSON (what ``eval compare --json`` prints)."""
     ids = sorted({i for run in runs for i in run.report["articles"]})
@@ -185,6 +202,8 @@ def compare_runs(runs: list[Run], max_drop: float = MAX_DROP) -> dict[str, Any]:
     # over those); a floor over other articles would not be comparable either.
     floor = next((f for f, r in zip(floors, runs, strict=True)
                   if f and set(r.report["articles"]) == set(common)), None)  # fmt: skip
+    # Else from a report's per-article floor (stored since it is computed when scoring).
+    floor = floor or next((f for run in runs if (f := _floor_over(run.report, common))), None)
     means = _common_means(runs, common, floor)
     articles = []
     regressions: dict[str, list[str]] = {run.label: [] for run in runs[1:]}

@@ -121,22 +121,36 @@ def _per_article(block: Any) -> dict[str, float]:
     return {k: v for k, v in scores.items() if v is not None}
 
 
-def _floor_articles(report: dict[str, Any], dataset: Path) -> dict[str, float]:
-    """The lead floor's overall per article: from the report when it has them, else
-    computed now (a third of a second for 33 articles; no model)."""
+def _floor_articles(report: dict[str, Any], dataset: Path) -> tuple[dict[str, float], str | None]:
+    """The lead floor's overall per article, as scored, and a note when it is not shown.
+
+    Reports store it (``floor.articles``) since it is computed when scoring; an older
+    report has only the floor's means. Its per-article floor is then computed again
+    (a third of a second for 33 articles, no model) and shown only if its means are
+    the ones the report recorded: a scorer, a golden or the lead method that changed
+    since would otherwise put today's floor beside the scores of another day.
+    """
     floor = report.get("floor")
     if not isinstance(floor, dict):
-        return {}
+        return {}, None
     if found := _per_article(floor):
-        return found
+        return found, None
     from summarizer.evals.baselines import floor_scores
-    from summarizer.evals.runs import load_cases
+    from summarizer.evals.runs import aggregate, load_cases
 
     try:
-        cases = load_cases(dataset, list(report["articles"]))
-        return {k: v["score"] for k, v in floor_scores(cases).items()}
+        again = floor_scores(load_cases(dataset, list(report["articles"])))
     except (SummarizerError, ValueError):
-        return {}
+        again = {}
+    if not again:
+        return {}, "this report predates them, and the dataset cannot give them again"
+    recorded, now = _dict(floor.get("aggregate")), aggregate(again)
+    if now["score"] == recorded.get("score") and now["sections"] == recorded.get("sections"):
+        return {k: v["score"] for k, v in again.items()}, None
+    return {}, (
+        "this report predates them, and the lead floor computed now differs from the one "
+        "it recorded (the scorer, the goldens or the articles changed since)"
+    )
 
 
 def _baseline(report: dict[str, Any]) -> dict[str, Any] | None:
@@ -184,11 +198,14 @@ def _missing(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 def perf(meta: dict[str, Any]) -> dict[str, Any]:
     """Tokens, latency and cost of one summary, from its ``meta`` (what exists: a
-    missing figure is ``None``, never 0). The cost is ``meta.cost_usd`` when recorded,
-    0 for a summary that called no model or ran on this machine, else the model's price
-    (built in or ``SUMMARIZER_PRICES``) times its tokens, unknown without a price."""
+    missing figure is ``None``, never 0). The cost is the one recorded when the summary
+    was made (``meta.usage.cost_usd``; ``meta.cost_usd`` by hand), at that day's price;
+    for a summary made before costs were recorded, 0 if it called no model or ran on
+    this machine, else the model's price now (built in or the user's price files)
+    times its tokens, unknown without a price."""
     usage = _dict(meta.get("usage"))
-    cost = score_of(meta.get("cost_usd"))
+    cost = score_of(usage.get("cost_usd"))
+    cost = score_of(meta.get("cost_usd")) if cost is None else cost
     model = str(meta.get("model") or "")
     if cost is None and (
         _dict(meta.get("method")).get("model_calls") == 0
@@ -231,7 +248,7 @@ def _shade(score: float | None) -> str:
 def render_page(report: dict[str, Any], dataset: Path, candidates: Path) -> str:
     """The page for ``report`` (as ``eval run``/``eval score`` write it), reading the
     articles and goldens from ``dataset`` and the summaries from ``candidates``."""
-    floors = _floor_articles(report, dataset)
+    floors, floor_note = _floor_articles(report, dataset)
     baseline = _baseline(report)
     articles: list[dict[str, Any]] = []
     for case_id, result in sorted(report["articles"].items()):
@@ -276,6 +293,7 @@ def render_page(report: dict[str, Any], dataset: Path, candidates: Path) -> str:
         sections=SECTIONS,
         articles=articles,
         floor=report.get("floor") if isinstance(report.get("floor"), dict) else None,
+        floor_note=floor_note,
         below_floor=[str(line) for line in report.get("below_floor", [])],
         below=[str(line).split(" ")[0] for line in report.get("below_floor", [])],
         baseline=baseline,
