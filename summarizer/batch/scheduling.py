@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,11 +75,13 @@ async def summarize_all(
     on_limiter: Callable[[RateLimiter], None] | None = None,
     *,
     runs_locally: bool = False,
+    model_lock: threading.Lock | None = None,
 ) -> None:
     """Summarize items with ``concurrency`` tasks on this event loop.
 
     ``runs_locally`` (the backend's, which the caller has already asked) means no
-    HTTP client to pool and one task per article slot.
+    HTTP client to pool and one task per article slot. ``model_lock`` is held around
+    each article's summary (see :func:`~summarizer.batch.runner.run_batch`).
 
     Items come from ``next_item`` (inline: the parent admits each one) or from
     ``queue`` (a worker: the parent already admitted them); ``None`` ends a task.
@@ -98,10 +102,11 @@ async def summarize_all(
                     return
                 assert item.text is not None
                 try:
-                    summary = await summarizer.asummarize(
-                        item.text, source=item.source, title=item.title,
-                        language=options.language, input_meta=item.meta,
-                    )  # fmt: skip
+                    async with _holding(model_lock):
+                        summary = await summarizer.asummarize(
+                            item.text, source=item.source, title=item.title,
+                            language=options.language, input_meta=item.meta,
+                        )  # fmt: skip
                 except Exception as e:  # noqa: BLE001 - every failure is one line, the rest go on
                     emit(*error_record(item.id, item.source, e, price))
                 else:
@@ -126,3 +131,18 @@ async def summarize_all(
             await http.aclose()
         if cache is not None:
             cache.close()
+
+
+@asynccontextmanager
+async def _holding(lock: threading.Lock | None) -> AsyncIterator[None]:
+    """``lock`` (another thread's too) for the block, waited for without blocking the
+    event loop and without a thread that could take it after a cancellation."""
+    if lock is None:
+        yield
+        return
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -59,12 +59,22 @@ def serve(
                        help="Processes; only 1 (limits and metrics are per process).")] = 1,
     grace: Annotated[int, typer.Option(min=0, envvar=_env("GRACE"),
                      help="Seconds summaries in flight get to finish after SIGTERM.")] = 30,
+    max_job_body: Annotated[str, typer.Option(metavar="<size>", envvar=_env("MAX_JOB_BODY"),
+                            help="Largest body of POST /v1/jobs; beyond: 413.")] = "32MB",
+    max_job_articles: Annotated[int, typer.Option(min=1, envvar=_env("MAX_JOB_ARTICLES"),
+                                help="Most articles in one job; beyond: 413.")] = 1000,
+    job_concurrency: Annotated[int, typer.Option(min=1, envvar=_env("JOB_CONCURRENCY"),
+                               help="Articles of the running job summarized at once (one "
+                               "job runs at a time; at most --max-inflight).")] = 8,
+    job_ttl: Annotated[str, typer.Option(metavar="<duration>", envvar=_env("JOB_TTL"),
+                       help="How long a job is kept once it has ended, e.g. 7d, 12h, "
+                       "30m; then 404.")] = "7d",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     print_openapi: Annotated[bool, typer.Option("--print-openapi",
                              help="Print the OpenAPI document and exit.")] = False,
 ) -> None:  # fmt: skip
-    """Serve summaries over HTTP: POST /v1/summaries, with bearer keys and limits."""
+    """Serve summaries over HTTP: POST /v1/summaries and /v1/jobs, with bearer keys and limits."""
     if workers > 1:
         raise ConfigurationError(
             f"--workers {workers}: one process only, since --max-inflight, --max-queue and "
@@ -86,7 +96,7 @@ def serve(
         )
     from summarizer import calllog
     from summarizer.serve.auth import KeyRing
-    from summarizer.serve.config import ServeConfig, parse_size
+    from summarizer.serve.config import ServeConfig, parse_duration, parse_size
 
     ring = KeyRing.load(keys)
     if not ring.entries:
@@ -95,6 +105,9 @@ def serve(
         keys=ring, max_inflight=max_inflight, max_queue=max_queue, timeout=timeout,
         max_body=parse_size(max_body), allow_url=allow_url,
         settings={k: v for k, v in (("model", model), ("base_url", base_url)) if v},
+        max_job_body=parse_size(max_job_body, "--max-job-body"),
+        max_job_articles=max_job_articles, job_concurrency=job_concurrency,
+        job_ttl=parse_duration(job_ttl),
     )  # fmt: skip
     # The call log keeps every article and answer; a service's are its clients'.
     calllog.enable(False)
@@ -155,7 +168,7 @@ def keys_remove(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The key's name.")],
     keys: KeysFileOpt,
 ) -> None:
-    """Remove a key (a running server keeps it until restarted)."""
+    """Remove a key (a running server refuses it within a second)."""
     from summarizer.serve.auth import remove_key
 
     remove_key(keys, name)

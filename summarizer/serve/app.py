@@ -45,7 +45,9 @@ from summarizer.contract import ArticleSummary
 from summarizer.serve.auth import bearer_token
 from summarizer.serve.config import ServeConfig
 from summarizer.serve.errors import ErrorBody, ServeError, internal, invalid, unauthorized
+from summarizer.serve.jobs_routes import add_job_routes
 from summarizer.serve.metrics import CONTENT_TYPE
+from summarizer.serve.readiness import Readiness
 from summarizer.serve.service import Service
 from summarizer.serve.summaries import SummaryRequest, create_summary
 
@@ -95,7 +97,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "The body is not JSON."),
         (401, "No key, or not a valid one."),
         (403, "A url input, and the server does not fetch it."),
-        (413, "The body is over --max-body."),
+        (409, "The Idempotency-Key was used for another request (POST /v1/jobs)."),
+        (413, "The body is over --max-body (a job's: --max-job-body, --max-job-articles)."),
         (422, "Not this schema; or an article that cannot be summarized: empty, binary, a "
               "page with no article text, too long; a bad prompt or model; no valid summary."),
         (429, "The server is full (--max-inflight, --max-queue); see Retry-After."),
@@ -113,10 +116,12 @@ def _add_routes(app: FastAPI) -> None:
         "/v1/summaries", create_summary, methods=["POST"], summary="Summarize one article",
         response_class=Response,
         responses={200: {"model": ArticleSummary, "description": "The summary (the contract "
-                         "JSON, as `summarizer summarize` prints it)."}, **_ERRORS},
+                         "JSON, as `summarizer summarize` prints it)."},
+                   **{k: v for k, v in _ERRORS.items() if k != 409}},
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/SummaryRequest"}}}}},
     )  # fmt: skip
+    add_job_routes(app, _ERRORS)
 
 
 async def healthz() -> dict[str, str]:
@@ -127,7 +132,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     """Whether to send this process work (503 while it drains or when a check fails)."""
     service: Service = request.app.state.service
-    ready, checks = service.readiness()
+    ready, checks = await service.areadiness()
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
@@ -235,7 +240,9 @@ def build_app(service: Service | None) -> FastAPI:
     _add_routes(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], summary="Alive")
     app.add_api_route("/readyz", readyz, methods=["GET"], summary="Ready for work",
-                      responses={503: {"description": "Not ready, or draining."}})  # fmt: skip
+                      response_model=Readiness,
+                      responses={503: {"model": Readiness, "description": "Not ready, or "
+                                       "draining."}})  # fmt: skip
     app.add_api_route("/metrics", metrics, methods=["GET"], summary="Prometheus metrics",
                       response_class=Response)  # fmt: skip
     app.add_exception_handler(ServeError, _on_serve_error)

@@ -22,6 +22,14 @@ comparison takes nor the number made says how much of a hash matched or which en
 did. A missing key and a wrong one get the same answer (see
 :mod:`summarizer.serve.app`).
 
+**Keys change without a restart.** ``keys add`` and ``keys remove`` replace the file
+at once (a new inode), and a running server's :class:`KeyRing` looks at the file's
+inode, size and times at most once a second (on the next request, not in a thread of
+its own) and reads it again when they changed. A file that turns unreadable, goes
+missing or is no longer valid keeps the keys last read, and says so in one log
+line: a broken edit must neither open the server to everyone nor lock everyone out
+(a file with no keys, once valid, does lock everyone out: that is what it says).
+
 No web framework is imported here: ``keys add`` works without the ``[serve]`` extra.
 """
 
@@ -31,12 +39,14 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
 import tempfile
+import threading
+import time
 import tomllib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +57,9 @@ KEY_PREFIX = "sk-sum-"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _HEX = re.compile(r"[0-9a-f]{64}")
 _HEADER = "# summarizer serve keys: each key's name and sha256, never the key itself.\n"
+_LOG = logging.getLogger("summarizer.serve")
+#: Seconds between two looks at the keys file (see the module docstring).
+RECHECK = 1.0
 
 
 def key_hash(key: str) -> str:
@@ -63,12 +76,29 @@ def bearer_token(header: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-@dataclass(frozen=True)
 class KeyRing:
-    """The keys a server accepts: each name with its sha256 (as bytes)."""
+    """The keys a server accepts: each name with its sha256 (as bytes), kept in step
+    with the file at ``path`` (see the module docstring); none without a file."""
 
-    entries: tuple[tuple[str, bytes], ...] = ()
-    path: Path | None = None
+    def __init__(
+        self,
+        entries: tuple[tuple[str, bytes], ...] = (),
+        path: Path | None = None,
+        *,
+        recheck: float = RECHECK,
+    ) -> None:
+        self._entries = entries
+        self.path = path
+        self.recheck = recheck
+        self._stamp: tuple[int, ...] | None = None  # unknown: read on the first look
+        self._checked = time.monotonic()
+        self._problem: str | None = None  # what is wrong with the file now, said once
+        self._lock = threading.Lock()  # FastAPI runs the key check in worker threads
+
+    @property
+    def entries(self) -> tuple[tuple[str, bytes], ...]:
+        self._refresh()
+        return self._entries
 
     @property
     def names(self) -> list[str]:
@@ -85,9 +115,56 @@ class KeyRing:
         return found if key else None
 
     @classmethod
-    def load(cls, path: Path) -> KeyRing:
+    def load(cls, path: Path, *, recheck: float = RECHECK) -> KeyRing:
         """The keys file at ``path``; a missing or bad file is one ConfigurationError."""
-        return cls(tuple((n, bytes.fromhex(h)) for n, h in _read(path, missing_ok=False)), path)
+        try:
+            stamp: tuple[int, ...] | None = _stamp(path)
+        except OSError:
+            stamp = None  # _read says what is wrong
+        ring = cls(_decoded(_read(path, missing_ok=False)), path, recheck=recheck)
+        ring._stamp = stamp  # as it was before the read: a change during it is seen next time
+        return ring
+
+    def _refresh(self) -> None:
+        """Read the file again if it changed since it was last read, at most once per
+        ``recheck`` seconds; on any trouble keep the keys there are."""
+        if self.path is None or time.monotonic() - self._checked < self.recheck:
+            return
+        with self._lock:
+            if time.monotonic() - self._checked < self.recheck:
+                return  # another thread just looked
+            self._checked = time.monotonic()
+            try:
+                stamp = _stamp(self.path)
+            except OSError as e:
+                self._trouble(f"keys file {self.path}: cannot be read ({e.strerror})")
+                return
+            if stamp == self._stamp:
+                return
+            try:
+                entries = _decoded(_read(self.path, missing_ok=False))
+            except ConfigurationError as e:
+                self._stamp = stamp  # not read again until it changes again
+                self._trouble(str(e))
+                return
+            self._stamp, self._entries, self._problem = stamp, entries, None
+            _LOG.info("keys file %s read again: %d key(s)", self.path, len(entries))
+
+    def _trouble(self, problem: str) -> None:
+        """One log line per new problem, not one a second."""
+        if problem != self._problem:
+            self._problem = problem
+            _LOG.warning("%s; keeping the %d key(s) read before", problem, len(self._entries))
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """What changes when the file is replaced (``keys add``: a new inode) or edited."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _decoded(entries: list[tuple[str, str]]) -> tuple[tuple[str, bytes], ...]:
+    return tuple((name, bytes.fromhex(digest)) for name, digest in entries)
 
 
 def _read(path: Path, *, missing_ok: bool) -> list[tuple[str, str]]:
@@ -147,7 +224,8 @@ def add_key(path: Path, name: str) -> str:
 
 
 def remove_key(path: Path, name: str) -> None:
-    """Remove the key named ``name``; requests with it fail from the server's next start."""
+    """Remove the key named ``name``; a running server refuses it within a second or so
+    (see the module docstring)."""
     entries = _read(path, missing_ok=False)
     if name not in dict(entries):
         raise ConfigurationError(f"keys file {path} has no key named {name!r}")

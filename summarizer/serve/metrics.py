@@ -14,7 +14,8 @@ summary's tokens count too (the error's ``meta``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from prometheus_client import (
@@ -63,6 +64,13 @@ class Metrics:
             in_flight.set_function(lambda: limiter.in_flight)
             queued.set_function(lambda: limiter.waiting)
 
+    def watch_jobs(self, counts: Callable[[], Mapping[str, int]], statuses: Iterable[str]) -> None:
+        """Jobs kept, by status, read from the job store when scraped (a job's tokens
+        and cost are in its ledger, not in these counters)."""
+        jobs = Gauge("summarizer_jobs", "Jobs kept, by status", ["status"], registry=self.registry)
+        for status in statuses:
+            jobs.labels(status).set_function(partial(_count, counts, status))
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)
@@ -85,3 +93,7 @@ class Metrics:
 
     def text(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _count(counts: Callable[[], Mapping[str, int]], key: str) -> int:
+    return counts().get(key, 0)

@@ -13,6 +13,12 @@ which under the default handler would kill the process with SIGTERM's status; fo
 that moment a handler that does nothing is in place, so the exit is a clean 0.
 Ctrl-C (SIGINT) drains the same way and ends with the CLI's 130.
 
+**Jobs** are checkpointed at the signal, not after the grace: the job under way
+starts no more articles and cancels those in flight (they have no line yet, so
+nothing is lost), and is saved as ``queued``; the next server started on the same
+cache folder resumes it. New jobs are refused with 503 ``Draining``. The jobs' loops
+start once uvicorn has started, on its event loop.
+
 **One process.** The limits (``--max-inflight``, ``--max-queue``) and the metrics
 are counted in this process, so ``--workers N`` would admit N times the limits and
 show each scrape a different process's numbers; ``summarizer serve`` refuses it (see
@@ -41,8 +47,14 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.service = service
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.service.jobs is not None:
+            self.service.jobs.start()
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.service.draining = True
+        self.service.checkpoint()
         super().handle_exit(sig, frame)
 
 
