@@ -23,10 +23,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir "$(LLAMA_SPEC)"
-	$(BIN)/pip install --quiet -e ".[dev,local,serve]"
+	$(BIN)/pip install --quiet -e ".[dev,local,serve,ray]"
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install summarizer with the dev, local and serve extras
+install: $(STAMP) ## Create .venv and install summarizer with the dev, local, serve and ray extras
 
 # The offline default needs no extra: the demo installs the core package only (no
 # llama.cpp compile), unless everything is there already.

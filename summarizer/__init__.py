@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         load_prices,
         run_batch,
     )
+    from summarizer.batch.shards import MergeResult, Shard, merge_outputs, shard_of
     from summarizer.cache import ResponseCache
     from summarizer.contract import (
         SCHEMA_VERSION,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         AuthenticationError,
         BackendUnavailableError,
         BaselineError,
+        BatchAPIUnavailableError,
         BatchError,
         BatchFailuresError,
         BudgetExceededError,
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
         ProviderError,
         ProviderUnreachableError,
         RegressionError,
+        ShardMismatchError,
         SummarizerError,
         UngroundedError,
         UrlRefusedError,
@@ -101,6 +104,9 @@ _EXPORTS: dict[str, str] = {
         ),
         "summarizer.batch",
     ),
+    **dict.fromkeys(
+        ("MergeResult", "Shard", "merge_outputs", "shard_of"), "summarizer.batch.shards"
+    ),
     "ResponseCache": "summarizer.cache",
     **dict.fromkeys(
         (
@@ -123,6 +129,7 @@ _EXPORTS: dict[str, str] = {
             "EXIT_CODES",
             "ArticleTooLongError",
             "AuthenticationError",
+            "BatchAPIUnavailableError",
             "BackendUnavailableError",
             "BaselineError",
             "BatchError",
@@ -151,6 +158,7 @@ _EXPORTS: dict[str, str] = {
             "ProviderError",
             "ProviderUnreachableError",
             "RegressionError",
+            "ShardMismatchError",
             "SummarizerError",
             "UngroundedError",
             "UrlRefusedError",
@@ -177,6 +185,7 @@ __all__ = [
     "Backend",
     "BackendUnavailableError",
     "BaselineError",
+    "BatchAPIUnavailableError",
     "BatchError",
     "BatchFailuresError",
     "BatchItem",
@@ -207,6 +216,7 @@ __all__ = [
     "KeyPoint",
     "KeySummary",
     "MalformedAnswerError",
+    "MergeResult",
     "MissingCandidatesError",
     "NoArticleTextError",
     "OpenQuestion",
@@ -221,6 +231,8 @@ __all__ = [
     "RegressionError",
     "ResponseCache",
     "Settings",
+    "Shard",
+    "ShardMismatchError",
     "Summarizer",
     "SummarizerError",
     "UngroundedError",
@@ -234,9 +246,11 @@ __all__ = [
     "list_prompts",
     "load_prices",
     "load_prompt",
+    "merge_outputs",
     "read_article",
     "render",
     "run_batch",
+    "shard_of",
     "summarize",
 ]
 

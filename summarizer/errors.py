@@ -25,10 +25,14 @@ The tree (exit codes in brackets)::
     │   │   └── UrlRefusedError [25]      `serve`: URLs are off, or one leads to an
     │   │                                 address that is not public
     │   ├── InputNotRegularFileError [23] a device, FIFO or socket where a file was expected
-    │   └── InputTooLargeError [24]       a file or stdin over the input size cap
+    │   ├── InputTooLargeError [24]       a file or stdin over the input size cap
+    │   └── ShardMismatchError [64]       `merge`: shards made with another model, prompt
+    │                                     or schema version
     ├── ConfigurationError [20]           no model configured, bad option value
     │   ├── PromptError [21]              unknown prompt, invalid prompt file
-    │   └── BackendUnavailableError [22]  an optional backend is not installed/loadable
+    │   ├── BackendUnavailableError [22]  an optional backend is not installed/loadable
+    │   └── BatchAPIUnavailableError [26] `batch --engine openai-batch`: the endpoint has
+    │                                     no /files or /batches
     ├── ProviderError [32]                the endpoint answered with an error
     │   ├── ProviderUnreachableError [30] connection refused, DNS, timeouts
     │   ├── AuthenticationError [31]      401/403 from the endpoint
@@ -46,7 +50,8 @@ The tree (exit codes in brackets)::
         └── OutputLockedError [63]        another batch is writing the same --out file
 
 Outside the tree: 0 success, 2 a usage error (unknown option, missing argument),
-130 interrupted (Ctrl-C), 141 stdout closed early (as a shell reports SIGPIPE). :data:`EXIT_CODES` lists them all with their meanings.
+130 interrupted (Ctrl-C), 141 stdout closed early (as a shell reports SIGPIPE).
+:data:`EXIT_CODES` lists them all with their meanings.
 
 Errors say what went wrong and what to do, in one line, because the CLI prints
 ``str(error)`` as is. Provider errors keep the provider's original exception as
@@ -180,6 +185,15 @@ class InputTooLargeError(InputError):
     exit_code = 24
 
 
+class ShardMismatchError(InputError):
+    """Merge: the shards were made with another model, prompt or schema version.
+
+    Their summaries are not comparable, so no merged output is written.
+    """
+
+    exit_code = 64
+
+
 class ConfigurationError(SummarizerError):
     """No model configured, or an option or setting has a bad value."""
 
@@ -196,6 +210,15 @@ class BackendUnavailableError(ConfigurationError):
     """An optional backend is not installed or cannot load."""
 
     exit_code = 22
+
+
+class BatchAPIUnavailableError(ConfigurationError):
+    """The endpoint has no Batch API (/files, /batches): use the live engine.
+
+    Found by asking before anything is uploaded (``--engine openai-batch``).
+    """
+
+    exit_code = 26
 
 
 class ProviderError(SummarizerError):

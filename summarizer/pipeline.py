@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import ValidationError
 
-from summarizer import calllog
+from summarizer import calllog, catalog
 from summarizer._version import __version__
 from summarizer.backends import Backend, Composer, Messages, Throttle, backend_for
 from summarizer.backends.base import Extraction, max_reasks_for
@@ -195,10 +196,10 @@ class Summarizer:
         ]  # fmt: skip
         spans, digest_text = self._digest(text, summaries)
         keyed = self._summarize_one(digest_text, f"{source}#key-summary", title, language, record)
-        return combine(
+        return self._priced(combine(
             text, [(p.start, p.end) for p in parts], summaries,
             [(p.start, p.end) for p in spans], keyed, source, record,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     async def asummarize(
         self,
@@ -231,10 +232,66 @@ class Summarizer:
         keyed = await self._asummarize_one(
             digest_text, f"{source}#key-summary", title, language, record
         )
-        return combine(
+        return self._priced(combine(
             text, [(p.start, p.end) for p in parts], summaries,
             [(p.start, p.end) for p in spans], keyed, source, record,
-        )  # fmt: skip
+        ))  # fmt: skip
+
+    # -- one call at a time, answered later (the Batch API engine) ----------------------
+    # The steps of summarize(), apart, for a caller whose answers arrive hours later
+    # (summarizer.batch.openai_batch): it sends each Call's request and hands the
+    # answers to summarizer.backends.replay, which runs the extractor over them.
+
+    def plan_calls(
+        self, text: str, *, source: str, title: str | None = None,
+        language: str | None = None, input_meta: dict[str, Any] | None = None,
+    ) -> ArticleCalls:  # fmt: skip
+        """What summarizing ``text`` takes: one call (maybe answered by the cache), or
+        one per part and then :meth:`key_call` (``parts`` is set)."""
+        record = _input_record(source, title, input_meta)
+        whole, key, cached = self._lookup_whole(text, source, title, language, record)
+        parts = None if cached is not None else self._plan(text, whole, title, language, source)
+        call = None if parts else Call(text, source, title, *whole, key, record, cached)
+        return ArticleCalls(text, source, title, language, record, call, parts)
+
+    def part_calls(self, article: ArticleCalls) -> list[Call]:
+        """One call per part of a long article (as :meth:`summarize` makes them)."""
+        assert article.parts is not None
+        return [
+            self._call(article.text[p.start : p.end], _part_source(article.source, i), article)
+            for i, p in enumerate(article.parts)
+        ]
+
+    def key_call(
+        self, article: ArticleCalls, summaries: list[ArticleSummary]
+    ) -> tuple[Call, list[ArticleSummary], list[Part]]:
+        """The key-summary call over the parts' ``summaries`` (each part's own
+        offsets), and those summaries shifted into the article, and the digest's spans."""
+        assert article.parts is not None
+        shifted = [shift(s, p.start) for s, p in zip(summaries, article.parts, strict=True)]
+        spans, digest_text = self._digest(article.text, shifted)
+        return self._call(digest_text, f"{article.source}#key-summary", article), shifted, spans
+
+    def finish_call(self, call: Call, extraction: Extraction) -> ArticleSummary:
+        """A call's summary from its extraction, stored in the cache as live."""
+        return self._store(call.key, self._finish(extraction, call.source, call.record))
+
+    def merge_parts(
+        self, article: ArticleCalls, shifted: list[ArticleSummary], spans: list[Part],
+        keyed: ArticleSummary,
+    ) -> ArticleSummary:  # fmt: skip
+        """A long article's summary from :meth:`key_call`'s parts and its answer."""
+        assert article.parts is not None
+        return self._priced(combine(
+            article.text, [(p.start, p.end) for p in article.parts], shifted,
+            [(p.start, p.end) for p in spans], keyed, article.source, article.record,
+        ))  # fmt: skip
+
+    def _call(self, text: str, source: str, article: ArticleCalls) -> Call:
+        messages, params = self._prepare(text, source, article.title, article.language)
+        key = self._cache_key(text, messages, params)
+        cached = self._cached(key, source, article.record)
+        return Call(text, source, article.title, messages, params, key, article.record, cached)
 
     def _lookup_whole(
         self, text: str, source: str, title: str | None, language: str | None,
@@ -452,7 +509,68 @@ class Summarizer:
             ),
             "warnings": contract_warnings(summary),
         }
+        return self._priced(summary)
+
+    def _priced(self, summary: ArticleSummary) -> ArticleSummary:
+        """Put what the summary's tokens cost in ``meta.usage``, when the model has a
+        known price: ``cost_usd`` and ``price`` (USD per 1M tokens, and its source).
+
+        Recorded when the summary is made, so a report read later shows what it cost
+        then, at that day's price (a cached answer keeps its original call's cost, as
+        its latency). The price is genai-prices' list price for a hosted model, 0 for
+        one that runs on this machine; a model on a server of one's own has none (the
+        user's price files are the batch ledger's, :mod:`summarizer.batch.pricing`):
+        nothing is recorded then.
+        """
+        usage = summary.meta.get("usage")
+        price = self._price()
+        if isinstance(usage, dict) and price is not None:
+            per_input, per_output, source = price
+            cost = (
+                int(usage.get("prompt_tokens") or 0) * per_input
+                + int(usage.get("completion_tokens") or 0) * per_output
+            ) / 1_000_000
+            usage["cost_usd"] = round(cost, 9)
+            usage["price"] = {"input": per_input, "output": per_output, "source": source}
         return summary
+
+    def _price(self) -> tuple[float, float, str] | None:
+        """USD per 1M input and output tokens and where the figures come from."""
+        if self.backend.runs_locally:
+            return 0.0, 0.0, "runs on this machine"
+        ref = self.settings.model_ref
+        facts = catalog.facts_for(ref.provider, ref.name, self.settings.effective_base_url)
+        if facts is None or facts.input is None or facts.output is None:
+            return None
+        return facts.input, facts.output, catalog.source()
+
+
+@dataclass
+class Call:
+    """One model call of an article, ready to send: the text its answer is grounded
+    in, the request, its cache key and the cached summary if there is one."""
+
+    text: str
+    source: str
+    title: str | None
+    messages: Messages
+    params: dict[str, Any]
+    key: str | None
+    record: dict[str, Any]
+    cached: ArticleSummary | None
+
+
+@dataclass
+class ArticleCalls:
+    """An article's calls (see :meth:`Summarizer.plan_calls`): ``whole``, or ``parts``."""
+
+    text: str
+    source: str
+    title: str | None
+    language: str | None
+    record: dict[str, Any]
+    whole: Call | None
+    parts: list[Part] | None
 
 
 def _part_source(source: str, index: int) -> str:

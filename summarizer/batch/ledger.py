@@ -205,9 +205,11 @@ class RunLedger:
         self.path = ledger_path(out)
         self.run = {**run, "pid": os.getpid()}
         self.stats = stats
+        kept: dict[str, Any] = {}  # other sections, such as a merge's (batch/shard_merge.py)
         try:
             ledger = json.loads(self.path.read_text(encoding="utf-8"))
             runs = [r for r in ledger["runs"] if isinstance(r, dict)]
+            kept = {k: v for k, v in ledger.items() if k not in ("total", "runs")}
         except FileNotFoundError:
             runs = []
         except (ValueError, KeyError, TypeError):  # not ours to discard: kept aside
@@ -218,6 +220,7 @@ class RunLedger:
                 entry["status"] = "killed"
         # Earlier runs do not change: serialized once, not on every write.
         self._earlier = [json.dumps(r, indent=2) for r in runs]
+        self._kept = "".join(f"  {json.dumps(k)}: {_indented(v)},\n" for k, v in kept.items())
         self._earlier_tokens = sum(_total_tokens(r) for r in runs)
         costs = [r.get("cost_usd") for r in runs]
         self._earlier_cost = None if None in costs else sum(float(c or 0.0) for c in costs)
@@ -253,10 +256,15 @@ class RunLedger:
         body = ",\n".join("    " + r.replace("\n", "\n    ") for r in runs)
         head = json.dumps(total, indent=2).replace("\n", "\n  ")
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(f'{{\n  "total": {head},\n  "runs": [\n{body}\n  ]\n}}\n', encoding="utf-8")
+        text = f'{{\n  "total": {head},\n{self._kept}  "runs": [\n{body}\n  ]\n}}\n'
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.path)
         self._written = time.monotonic()
         self._dirty = False
+
+
+def _indented(value: Any) -> str:
+    return json.dumps(value, indent=2).replace("\n", "\n  ")
 
 
 def _total_tokens(run: dict[str, Any]) -> int:

@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from summarizer.backends.base import max_reasks_for
 from summarizer.batch.items import BatchItem, collect_items
@@ -42,12 +45,17 @@ from summarizer.batch.lock import OutputLock
 from summarizer.batch.pricing import Price, price_for, unknown_price
 from summarizer.batch.ratelimit import RateLimiter
 from summarizer.batch.scheduling import BatchOptions, summarize_all
+from summarizer.batch.shards import Shard, shard_items, shard_options
 from summarizer.batch.workers import run_workers
+from summarizer.contract import SCHEMA_VERSION
 from summarizer.errors import ConfigurationError
 from summarizer.inputs.fetch import is_url
 from summarizer.pipeline import Summarizer
 from summarizer.settings import Settings
 from summarizer.tokens import answer_tokens, estimate_tokens
+
+if TYPE_CHECKING:
+    from summarizer.batch.openai_batch import OpenAIBatchEngine
 
 __all__ = ["BatchItem", "BatchOptions", "collect_items", "resolve_workers", "run_batch"]
 
@@ -79,6 +87,11 @@ def run_batch(
     prices: dict[str, Price],
     on_change: Callable[[BatchStats], None] | None = None,
     items: Iterable[BatchItem] | None = None,
+    stop: threading.Event | None = None,
+    model_lock: threading.Lock | None = None,
+    retry_failed: bool = True,
+    shard: Shard | None = None,
+    engine: OpenAIBatchEngine | None = None,
 ) -> BatchStats:
     """Summarize every article in ``targets`` into ``out`` (JSONL); see the module doc.
 
@@ -87,17 +100,49 @@ def run_batch(
     ``interrupted`` and ``KeyboardInterrupt`` propagates. Raises
     :class:`~summarizer.errors.OutputLockedError` at once if another process is
     writing ``out``.
+
+    For a caller that runs batches inside a longer-lived process (``summarizer
+    serve``'s jobs), all of which need ``options.workers`` 1 (this process only):
+
+    * ``stop``, set from another thread, ends the run early, as Ctrl-C would but
+      without raising: no article starts after it, those under way are cancelled
+      (no line; they count as not started, and a rerun does them), the totals and
+      the ledger say ``interrupted``.
+    * ``model_lock`` is held around each article's summary, for a process whose
+      other threads use the same embedded model, which generates one answer at a
+      time.
+    * ``retry_failed`` False keeps error lines as the articles' answers: a rerun
+      does only articles with no line, and lines already in ``out`` never move, so
+      a reader can follow ``out`` by line number while it grows (only a last line
+      cut short by a crash, which no reader has seen whole, is dropped).
+
+    ``shard`` (K of N) runs only the articles of that shard, with 1/N of the rate
+    limits and ``max_cost``, and says so in the ledger; ``out`` must hold that
+    shard only (see :mod:`summarizer.batch.shards`).
+
+    ``engine`` sends the articles elsewhere than this process's event loops: the
+    provider's Batch API (:mod:`summarizer.batch.openai_batch`), charged at its price.
     """
+    options = shard_options(options, shard)
+    if (stop is not None or model_lock is not None) and options.workers != 1:
+        raise ConfigurationError(
+            "stop and model_lock work in this process only: they need workers=1"
+        )
     with Summarizer(settings) as probe:
         backend = probe.backend
         params = probe.generation_params()
         prompt = probe.prompt.ref
+        prompt_sha256 = probe.prompt.sha256
     price = price_for(
         backend.model,
         prices,
         free=backend.runs_locally,
         base_url=getattr(backend, "base_url", None),
     )
+    live_price = price
+    if engine is not None:
+        engine.check(backend)
+        price = engine.price(price, settings)
     if options.max_cost is not None and price is None:
         # Library errors name the parameter, then the CLI's flag for it: both
         # audiences read the same message (`summarizer batch` prints it as is).
@@ -112,17 +157,21 @@ def run_batch(
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     with OutputLock(out) as lock:  # before anything reads or rewrites out
-        all_items = list(items) if items is not None else collect_items(targets)
-        finished = load_finished(out)
+        all_items = shard_items(targets, items, shard, out)
+        finished = load_finished(out) if retry_failed else _lines_kept(out)
         todo = [item for item in all_items if item.id not in finished]
         stats = BatchStats(total=len(all_items), skipped=len(all_items) - len(todo))
         if price is None:
             stats.cost_usd = None
-        workers = resolve_workers(backend.runs_locally, options, len(todo))
+        workers = 1 if engine else resolve_workers(backend.runs_locally, options, len(todo))
         run = {
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "model": backend.model,
             "prompt": prompt,
+            "prompt_sha256": prompt_sha256,
+            "schema_version": SCHEMA_VERSION,
+            **({"shard": str(shard)} if shard is not None else {}),
+            **(engine.describe() if engine is not None else {}),
             "concurrency": options.concurrency,
             "workers": workers,
             "rate_limit": {"rpm": options.rpm, "tpm": options.tpm},
@@ -156,14 +205,22 @@ def run_batch(
 
         status = "failed"
         try:
-            if workers == 1:
-                _run_inline(todo, settings, options, recorder, price, stats, backend.runs_locally)
+            if engine is not None:
+                engine.run(todo, settings, options, recorder, out, live_price)
+            elif workers == 1:
+                _run_inline(
+                    todo, settings, options, recorder, price, stats, backend.runs_locally,
+                    stop, model_lock,
+                )  # fmt: skip
             else:
                 run_workers(
                     todo, settings, options, recorder, price, workers, stats,
                     backend.runs_locally, close_inherited,
                 )  # fmt: skip
             status = "finished"
+            if stop is not None and stop.is_set() and stats.done < len(todo):
+                stats.interrupted = True
+                status = "interrupted"
         except KeyboardInterrupt:
             stats.interrupted = True
             status = "interrupted"
@@ -183,13 +240,15 @@ def _run_inline(
     price: Price | None,
     stats: BatchStats,
     runs_locally: bool,
+    stop: threading.Event | None = None,
+    model_lock: threading.Lock | None = None,
 ) -> None:
     pending = iter(todo)
     stopped = False
 
     def next_item() -> BatchItem | None:
         nonlocal stopped
-        if stopped:
+        if stopped or (stop is not None and stop.is_set()):
             return None
         item = next(pending, None)
         if item is not None and not recorder.admit(item):
@@ -202,29 +261,68 @@ def _run_inline(
 
     async def run() -> None:
         ticking = asyncio.create_task(_tick(recorder))
-        try:
-            await summarize_all(
-                settings,
-                options,
-                concurrency,
-                options.rpm,
-                options.tpm,
-                next_item,
-                None,
-                recorder.write,
-                price,
-                limiters.append,
-                runs_locally=runs_locally,
+        work = asyncio.ensure_future(
+            summarize_all(
+                settings, options, concurrency, options.rpm, options.tpm, next_item, None,
+                recorder.write, price, limiters.append, runs_locally=runs_locally,
+                model_lock=model_lock,
             )
+        )  # fmt: skip
+        watching = asyncio.create_task(_watch(stop, work)) if stop is not None else None
+        try:
+            await work
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            stopped_here = work.cancelled() and stop is not None and stop.is_set()
+            if not stopped_here or (me is not None and me.cancelling()):
+                raise  # Ctrl-C (asyncio.run cancels this task), not ``stop``
         finally:
-            ticking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticking
+            for task in (ticking, watching):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     try:
         asyncio.run(run())
     finally:
         stats.throttled += sum(limiter.stats.throttled for limiter in limiters)
+
+
+async def _watch(stop: threading.Event, work: asyncio.Future[None]) -> None:
+    """Cancel ``work`` (the articles under way) once ``stop`` is set; a threading
+    event has no callback on this loop, so it is looked at ten times a second."""
+    while not stop.is_set():
+        await asyncio.sleep(0.1)
+    work.cancel()
+
+
+def _lines_kept(out: Path) -> set[str]:
+    """The ids with a line in ``out``, error lines included (``retry_failed`` False).
+
+    Only a last line without its end (cut short by a crash) is removed, in place, so
+    every whole line stays where it is. A file that is not a batch output is refused,
+    as :func:`~summarizer.batch.ledger.load_finished` refuses it.
+    """
+    if not out.exists():
+        return set()
+    data = out.read_bytes()
+    whole = data.rfind(b"\n") + 1
+    if whole < len(data):
+        os.truncate(out, whole)
+    done: set[str] = set()
+    for n, line in enumerate(data[:whole].split(b"\n")[:-1], 1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not (isinstance(row, dict) and "id" in row and row.get("status") in ("ok", "error")):
+            raise ConfigurationError(
+                f"{out}: line {n} is not a batch result; this does not look like a "
+                "`summarizer batch` output file, so it is not touched (choose another --out)"
+            )
+        done.add(str(row["id"]))
+    return done
 
 
 async def _tick(recorder: Recorder) -> None:

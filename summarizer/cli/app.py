@@ -19,6 +19,7 @@ from summarizer.cli.cache import cache_app
 from summarizer.cli.config import config_app
 from summarizer.cli.evals import eval_app
 from summarizer.cli.logs import logs_app
+from summarizer.cli.merge import merge
 from summarizer.cli.models import models
 from summarizer.cli.reference import exit_codes, prompts_app, schema
 from summarizer.cli.serve import keys_app, serve
@@ -92,6 +93,7 @@ def main(
 
 app.command()(summarize)
 app.command()(batch)
+app.command()(merge)
 app.command()(schema)
 app.command("exit-codes")(exit_codes)
 app.command()(models)
