@@ -108,6 +108,11 @@ class ResponseCache:
                 with self._lock, self._db:
                     if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                         self._db.execute("PRAGMA journal_mode=WAL")
+                    # No fsync per answer (FULL's default): in WAL mode NORMAL cannot
+                    # corrupt the file, and a power cut loses at most the last answers,
+                    # which a cache can ask for again. It was an fsync on the event loop
+                    # for every summary a server made (benchmarks/serve.py).
+                    self._db.execute("PRAGMA synchronous=NORMAL")
                     self._db.execute(_SCHEMA)
                 return
             except sqlite3.OperationalError as e:

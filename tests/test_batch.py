@@ -395,6 +395,30 @@ async def test_transport_reports_when_the_request_body_is_written(
     assert tracker.events == ["sending", "sent"]
 
 
+async def test_the_library_client_shards_its_pool_and_still_caps_answers(
+    fake_openai: FakeOpenAI, seed_summary: dict[str, Any]
+) -> None:
+    """``async_client`` (the SDK client of ``asummarize`` and the server) spreads its
+    connections over small pools: one pool of 1,000 cost 18 ms of CPU per request at
+    50 in flight (benchmarks/serve.py); the answer cap holds on every shard."""
+    from summarizer.backends.http import AnswerTooLargeError, async_client, limits
+
+    http = async_client(10)
+    transport = http._transport
+    assert isinstance(transport, ShardedTransport)
+    assert len(transport._shards) > 1
+    fake_openai.queue(*[summary_reply(seed_summary) for _ in range(12)])
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
+    async with http:
+        answers = await asyncio.gather(
+            *[http.post(f"{fake_openai.url}/chat/completions", json=body) for _ in range(12)]
+        )
+        assert [a.status_code for a in answers] == [200] * 12
+        fake_openai.queue(Reply(200, '{"x": "' + "y" * (5 << 20) + '"}'))
+        with limits(10, 1 << 20), pytest.raises(AnswerTooLargeError):
+            await http.post(f"{fake_openai.url}/chat/completions", json=body)
+
+
 async def test_a_429_halves_the_window_once_per_generation_and_pauses_everyone() -> None:
     limiter = RateLimiter(8)
     tickets = [await limiter.acquire() for _ in range(4)]
