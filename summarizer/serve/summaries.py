@@ -156,7 +156,12 @@ async def _summarize(service: Service, settings: Settings, body: SummaryRequest)
             return await in_thread_bounded(
                 slot, asyncio.to_thread(_summarize_here, entry, body, policy)
             )
-        article = await asyncio.to_thread(read_input, body, policy)
+        # A text body is only decoded, here; a page is parsed and a URL
+        # fetched in a thread, so that neither stalls the other requests.
+        if body.text is not None:
+            article = read_input(body, policy)
+        else:
+            article = await asyncio.to_thread(read_input, body, policy)
         return await entry.summarizer.asummarize(
             article.text, source=article.source, title=body.title or article.title,
             language=body.language, input_meta=article.meta,
