@@ -50,11 +50,17 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The tests that need no embedded model run on 2 processes (pytest-xdist; a file's tests
+# stay together, so its fixtures are made once); the embedded model's run alone, after:
+# two llama.cpp processes on 2 cores starve each other.
+XDIST := -n 2 --dist loadfile
+
 test: $(STAMP) ## The whole test suite, including the real embedded model
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST) -m "not local_model"
+	$(BIN)/pytest -m local_model
 
 test-fast: $(STAMP) ## Tests without the embedded model
-	$(BIN)/pytest -m "not local_model"
+	$(BIN)/pytest $(XDIST) -m "not local_model"
 
 check: lint test ## What CI runs: lint, then the whole suite
 
