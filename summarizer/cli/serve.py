@@ -69,6 +69,9 @@ def serve(
     job_ttl: Annotated[str, typer.Option(metavar="<duration>", envvar=_env("JOB_TTL"),
                        help="How long a job is kept once it has ended, e.g. 7d, 12h, "
                        "30m; then 404.")] = "7d",
+    max_jobs_per_key: Annotated[int, typer.Option(min=1, envvar=_env("MAX_JOBS_PER_KEY"),
+                                help="Jobs a key may have kept (any status, until they "
+                                "expire); beyond: 429.")] = 250,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     print_openapi: Annotated[bool, typer.Option("--print-openapi",
@@ -107,7 +110,7 @@ def serve(
         settings={k: v for k, v in (("model", model), ("base_url", base_url)) if v},
         max_job_body=parse_size(max_job_body, "--max-job-body"),
         max_job_articles=max_job_articles, job_concurrency=job_concurrency,
-        job_ttl=parse_duration(job_ttl),
+        job_ttl=parse_duration(job_ttl), max_jobs_per_key=max_jobs_per_key,
     )  # fmt: skip
     # The call log keeps every article and answer; a service's are its clients'.
     calllog.enable(False)

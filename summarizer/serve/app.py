@@ -98,6 +98,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "The body is not JSON."),
         (401, "No key, or not a valid one."),
         (403, "A url input, and the server does not fetch it."),
+        (408, "The body did not all arrive within --timeout."),
         (409, "The Idempotency-Key was used for another request (POST /v1/jobs)."),
         (413, "The body is over --max-body (a job's: --max-job-body, --max-job-articles)."),
         (422, "Not this schema; or an article that cannot be summarized: empty, binary, a "
@@ -164,7 +165,12 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
 
 
 async def _on_validation_error(request: Request, error: Exception) -> Response:
-    return _error_response(invalid("the request does not match the route's parameters"))
+    """Which parameter and why (``query after: Input should be greater than or equal
+    to 0``), never the value sent: a caller learns what to fix."""
+    assert isinstance(error, RequestValidationError)
+    said = [f"{' '.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'not valid')}"
+            for e in error.errors()[:5]]  # fmt: skip
+    return _error_response(invalid("; ".join(said) or "the request does not match the route"))
 
 
 class RequestLog:

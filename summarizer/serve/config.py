@@ -27,6 +27,8 @@ from summarizer.serve.ssrf import UrlPolicy
 DEFAULT_MAX_BODY = 2 * 1024 * 1024
 DEFAULT_MAX_JOB_BODY = 32 * 1024 * 1024
 DEFAULT_JOB_TTL = 7 * 24 * 3600.0
+#: A job an hour for the default week (168), with room.
+DEFAULT_MAX_JOBS_PER_KEY = 250
 MAX_JOB_TTL = 100 * 365 * 24 * 3600.0  # a date past it is not one a clock shows
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
           "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}  # fmt: skip
@@ -79,7 +81,10 @@ class ServeConfig:
     ``max_job_articles`` articles; one job runs at a time, ``job_concurrency``
     articles at once (at most ``max_inflight``); a job that has ended is deleted
     ``job_ttl`` seconds later. They are kept in ``jobs_dir``, by default ``jobs`` in
-    the cache folder (``SUMMARIZER_CACHE_DIR``).
+    the cache folder (``SUMMARIZER_CACHE_DIR``). A key keeps at most
+    ``max_jobs_per_key`` jobs (any status, until they expire): without a cap, one
+    client's stream of tiny jobs fills the disk (about 20 KB each) and the queue
+    every other key's jobs wait in.
     """
 
     keys: KeyRing = field(default_factory=KeyRing)
@@ -96,6 +101,7 @@ class ServeConfig:
     job_concurrency: int = 8
     job_ttl: float = DEFAULT_JOB_TTL
     jobs_dir: Path | None = None
+    max_jobs_per_key: int = DEFAULT_MAX_JOBS_PER_KEY
 
     def __post_init__(self) -> None:
         if self.max_inflight < 1:
@@ -112,6 +118,8 @@ class ServeConfig:
             raise ConfigurationError("--max-job-articles must be 1 or more")
         if self.job_concurrency < 1:
             raise ConfigurationError("--job-concurrency must be 1 or more")
+        if self.max_jobs_per_key < 1:
+            raise ConfigurationError("--max-jobs-per-key must be 1 or more")
         if not 0 < self.job_ttl <= MAX_JOB_TTL:  # NaN too
             raise ConfigurationError("--job-ttl must be more than 0 seconds and at most 100 years")
 

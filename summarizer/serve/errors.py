@@ -175,6 +175,16 @@ def draining() -> ServeError:
     )  # fmt: skip
 
 
+def body_timeout(seconds: float) -> ServeError:
+    """A body that did not all arrive in time (a slow client, or a slowloris)."""
+    return ServeError(
+        408,
+        "RequestTimeout",
+        f"the request body did not arrive within {seconds:g} s (--timeout); send it again",
+        None,
+    )
+
+
 def timed_out(seconds: float) -> ServeError:
     return ServeError(
         504,
@@ -198,6 +208,7 @@ TABLE: tuple[tuple[int, str, int | None], ...] = (
     (400, "MalformedRequest", USAGE),
     (401, "Unauthorized", None),
     (403, UrlRefusedError.__name__, UrlRefusedError.exit_code),
+    (408, "RequestTimeout", None),
     (413, InputTooLargeError.__name__, InputTooLargeError.exit_code),
     (422, "InvalidRequest", USAGE),
     (422, EmptyInputError.__name__, EmptyInputError.exit_code),
@@ -206,6 +217,7 @@ TABLE: tuple[tuple[int, str, int | None], ...] = (
     (422, ArticleTooLongError.__name__, ArticleTooLongError.exit_code),
     (422, PromptError.__name__, PromptError.exit_code),
     (429, "Overloaded", None),
+    (429, "TooManyJobs", None),
     (502, AuthenticationError.__name__, AuthenticationError.exit_code),
     (502, ProviderError.__name__, ProviderError.exit_code),
     (503, ProviderUnreachableError.__name__, ProviderUnreachableError.exit_code),

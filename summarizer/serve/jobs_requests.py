@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from summarizer.errors import InputTooLargeError
 from summarizer.serve.errors import ServeError, invalid, malformed
+from summarizer.serve.limits import json_values
 from summarizer.serve.summaries import PROMPT_REF, SummaryRequest
 
 JSONL_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/x-jsonlines",
@@ -38,6 +39,9 @@ _JOB_LEVEL = ("model", "prompt", "language", "strict")
 IDEMPOTENCY_KEY = r"^[\x21-\x7e][\x20-\x7e]{0,254}$"
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY)
 _FIELDS = SummaryRequest.model_fields
+#: JSON values (strings, separators, closing brackets) one valid article has at most:
+#: a flat object of five fields, with room to spare (see ``parse_articles``).
+VALUES_PER_ARTICLE = 32
 
 
 class JobArticle(BaseModel):
@@ -170,7 +174,19 @@ def parse_articles(
     raw: bytes, content_type: str, max_articles: int, max_article: int
 ) -> list[JobArticle]:
     """The body's articles, each with its id; see the module docstring for what is
-    refused and how (400, 413, 422 in the one error shape)."""
+    refused and how (400, 413, 422 in the one error shape).
+
+    The body's JSON values are counted before it is parsed
+    (:func:`~summarizer.serve.limits.json_values`): ``[{},{},...]`` parses into a
+    Python object per three bytes, so a body within ``--max-job-body`` could take
+    thirty times its size in memory before the article count is known."""
+    most = VALUES_PER_ARTICLE * (max_articles + 1)
+    if json_values(raw, most) > most:
+        raise too_large(
+            f"the body has more JSON values than {max_articles} articles can have "
+            "(--max-job-articles; an article is a flat object of a few fields); split it "
+            "into several jobs"
+        )
     rows = _rows(raw, is_jsonl(content_type), max_articles)
     if not rows:
         raise invalid("no articles: a job needs at least one")

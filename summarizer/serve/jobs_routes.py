@@ -12,6 +12,11 @@
   ``X-Job-Status`` is final (finished, cancelled, failed), nothing more will come.
 * ``POST /v1/jobs/{id}/cancel``: see :meth:`~summarizer.serve.jobs_runner.JobRunner.cancel`.
 
+A key keeps at most ``--max-jobs-per-key`` jobs, whatever their status, until they
+expire; one more is a ``429 TooManyJobs`` whose ``Retry-After`` is when the key's
+next job expires. A replay of an ``Idempotency-Key`` is not a new job and is
+answered at the cap too.
+
 A job is its key's: for any other key (or none, the 401 of every route) it does not
 exist, and an expired job is a 404 like one that never was, so the answer says
 nothing about jobs that are not the caller's.
@@ -20,6 +25,7 @@ nothing about jobs that are not the caller's.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -51,6 +57,7 @@ from summarizer.serve.service import Service
 from summarizer.serve.summaries import url_refused
 
 NDJSON = "application/x-ndjson"
+_LOG = logging.getLogger("summarizer.serve")
 _CHUNK = 64 * 1024
 
 
@@ -102,7 +109,8 @@ def _document(runner: JobRunner, record: JobRecord) -> dict[str, Any]:
         created=_iso(record.created) or "",
         started=_iso(record.started), ended=_iso(record.ended),
         expires=_iso(None if record.ended is None else record.ended + ttl),
-        options=JobOptions.model_validate(record.options),
+        # Checked when the job was made (and its types when it was loaded): shown as kept.
+        options=JobOptions.model_construct(**record.options),
         articles=JobCounts(total=record.total, done=index.lines, ok=index.ok,
                            failed=index.failed, not_started=record.total - index.lines),
         ledger=runner.store.ledger(record.id),
@@ -122,6 +130,25 @@ def conflict() -> ServeError:
         "use a new key for a new job",
         None,
     )  # fmt: skip
+
+
+def too_many_jobs(kept: int, cap: int, retry_after: float) -> ServeError:
+    return ServeError(
+        429, "TooManyJobs",
+        f"this key has {kept} jobs kept, the most it may have (--max-jobs-per-key {cap}); a "
+        "job is kept until --job-ttl after it ends: retry after the Retry-After seconds",
+        None, retry_after=retry_after,
+    )  # fmt: skip
+
+
+def _check_quota(runner: JobRunner, owner: str) -> None:
+    """429 when ``owner`` has as many jobs kept as it may; see the module docstring."""
+    now, ttl, cap = time.time(), runner.config.job_ttl, runner.config.max_jobs_per_key
+    kept = [r for r in runner.store.all() if r.owner == owner and not r.expired(now, ttl)]
+    if len(kept) < cap:
+        return
+    ends = [r.ended + ttl - now for r in kept if r.ended is not None]
+    raise too_many_jobs(len(kept), cap, min(ends) if ends else ttl)
 
 
 def _runner(service: Service) -> JobRunner:
@@ -172,8 +199,10 @@ async def create_job(request: Request) -> Response:
     options = parse_options(request.query_params.multi_items())
     key = idempotency_key(request.headers.get("idempotency-key"))
     content_type = request.headers.get("content-type", "")
+    if key is None:  # refused before its body is read (a replay is answered at the cap)
+        _check_quota(runner, _owner(request, service))
     try:
-        raw = await read_body(request, config.max_job_body)
+        raw = await read_body(request, config.max_job_body, config.timeout)
     except ClientDisconnect:
         return Response(status_code=499)
     except ServeError as e:
@@ -199,10 +228,17 @@ async def create_job(request: Request) -> Response:
             return await _answer(runner, found, 202, headers)
         if found is not None:  # expired, not yet swept: the key is free again
             await asyncio.to_thread(runner.store.delete, found.id)
-        record = await asyncio.to_thread(
-            runner.store.create, owner, request_lines(articles), len(articles),
-            options.model_dump(), key, same,
-        )  # fmt: skip
+        _check_quota(runner, owner)
+        try:
+            record = await asyncio.to_thread(
+                runner.store.create, owner, request_lines(articles), len(articles),
+                options.model_dump(), key, same,
+            )  # fmt: skip
+        except OSError as e:  # a full disk, say: the server's trouble, not a bug
+            _LOG.error("summarizer: cannot store a new job: %s", e)
+            raise ServeError(503, "JobsUnavailable", "the server cannot store a job now "
+                             f"({e.strerror or type(e).__name__}); retry later", None,
+                             retry_after=60) from None  # fmt: skip
     runner.submit(record)
     return await _answer(runner, record, 202, {"location": f"/v1/jobs/{record.id}"})
 
@@ -269,9 +305,11 @@ def add_job_routes(app: FastAPI, errors: dict[int | str, dict[str, Any]]) -> Non
                    "is shutting down."),
     }  # fmt: skip
     refused: dict[int | str, dict[str, Any]] = {
-        status: errors[status] for status in (400, 403, 409, 413, 422)
+        status: errors[status] for status in (400, 403, 408, 409, 413, 422)
     }
-    refused[503] = common[503]
+    refused[429] = error("The key has --max-jobs-per-key jobs kept; see Retry-After.")
+    refused[503] = error("Jobs are off on this server (no usable folder), it cannot store a "
+                         "job now, or it is shutting down.")  # fmt: skip
     options = JobOptions.model_json_schema()["properties"]
     parameters = [{"name": name, "in": "query", "required": False, "schema": schema,
                    "description": schema.pop("description", "")}

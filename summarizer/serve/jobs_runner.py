@@ -138,7 +138,10 @@ class JobRunner:
             with contextlib.suppress(ValueError):
                 self._queue.remove(record.id)
             record.status, record.ended = "cancelled", time.time()
-        await asyncio.to_thread(self.store.save, record)
+        try:
+            await asyncio.to_thread(self.store.save, record)
+        except OSError:  # a full disk: cancelled here all the same (not across a restart)
+            _LOG.exception("job %s: its cancel could not be saved", record.id)
 
     def checkpoint(self) -> None:
         """Shutting down: start no job, and stop the one running so that it stays
@@ -164,8 +167,13 @@ class JobRunner:
             self.store.close()
 
     async def sweep(self) -> int:
-        """Delete the jobs that have expired; how many."""
+        """Delete the jobs that have expired; how many. A job that ended later than now
+        (the clock was put back since) is taken to have ended now
+        (:meth:`JobStore.settle_clock`)."""
         now = time.time()
+        for record in self.store.all():
+            if record.ended is not None and record.ended > now:
+                await asyncio.to_thread(self.store.settle_clock, record, now)
         expired = [r.id for r in self.store.all() if r.expired(now, self.config.job_ttl)]
         for job_id in expired:
             await asyncio.to_thread(self.store.delete, job_id)
@@ -189,7 +197,11 @@ class JobRunner:
                 continue
             record = self.store.get(self._queue.popleft())
             if record is not None and record.status == "queued":
-                await self._run(record)
+                try:
+                    await self._run(record)
+                except Exception:  # noqa: BLE001 - its state not saved (a full disk): the
+                    # next jobs still run; this one is resumed by the next server
+                    _LOG.exception("job %s: its state could not be saved", record.id)
 
     async def _run(self, record: JobRecord) -> None:
         stop = threading.Event()
@@ -257,14 +269,16 @@ class JobRunner:
 
 
 def open_jobs(config: ServeConfig, pool: SummarizerPool) -> tuple[JobRunner | None, str | None]:
-    """The server's jobs, or None and why there are none (the server runs without
-    them rather than not at all: summaries need no folder)."""
+    """The server's jobs, or None and why there are none, as a client may be told it
+    (no path: the full reason is in the log). The server runs without them rather
+    than not at all: summaries need no folder."""
     try:
         root = config.jobs_dir or default_cache_dir() / "jobs"
         return JobRunner(JobStore(root), config, pool), None
     except JobsUnavailable as e:
-        reason = str(e)
+        reason, public = str(e), e.public
     except (OSError, RuntimeError) as e:  # RuntimeError: no home directory
         reason = f"no folder for jobs: {one_line(e)}"
+        public = f"no folder for jobs ({type(e).__name__})"
     _LOG.warning("summarizer: jobs are off: %s", reason)
-    return None, reason
+    return None, f"{public}; see the server's log"

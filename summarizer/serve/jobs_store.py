@@ -14,6 +14,15 @@ A new job is written under a temporary name and renamed into place, so a restart
 never finds half a job. The folders hold clients' articles, so they are the
 server's user's only (0700), and they go when a job expires.
 
+**What a restart trusts.** A ``job.json`` that is not a job this version can show (a
+time no clock shows, options of another shape: a hand edit, another version, a bad
+disk) and a job folder that is a symbolic link (it would send the job's reads and
+writes elsewhere) are left alone, with one log line each: such a job is a 404, never
+a 500 on every request for it. A job that ended at a time still to come (the clock
+was ahead then, and was put right since) is taken to have ended now, so that it
+expires ``--job-ttl`` from now instead of years later; a clock put *forward* deletes
+jobs early, which no wall clock can tell from time passing.
+
 **One server per jobs folder.** A second ``summarizer serve`` on the same cache
 folder would resume the first one's jobs under it; the folder's lock file
 (``flock``, released by the kernel however the holder ends) makes the second one
@@ -40,9 +49,9 @@ import time
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 _LOG = logging.getLogger("summarizer.serve")
 
@@ -54,7 +63,18 @@ REQUEST, STATE, OUT = "request.jsonl", "job.json", "out.jsonl"
 
 
 class JobsUnavailable(Exception):
-    """The jobs folder cannot be used (unwritable, or another server holds it)."""
+    """The jobs folder cannot be used (unwritable, or another server holds it).
+    ``public`` is what a client may be told: no path of the server's."""
+
+    def __init__(self, message: str, public: str) -> None:
+        super().__init__(message)
+        self.public = public
+
+
+#: The latest time a job may have (with --job-ttl added, still a date: year 9999).
+_LATEST = 253402300799.0 - 100 * 365 * 24 * 3600.0
+_Time = Annotated[float, Field(ge=0, le=_LATEST, allow_inf_nan=False)]
+_OPTIONS = {"model": str, "prompt": str, "language": str, "strict": bool}
 
 
 class JobRecord(BaseModel):
@@ -63,16 +83,26 @@ class JobRecord(BaseModel):
     id: str
     owner: str  # the name of the key that made it
     status: Status = "queued"
-    created: float
-    started: float | None = None
-    ended: float | None = None
-    total: int
+    created: _Time
+    started: _Time | None = None
+    ended: _Time | None = None
+    total: int = Field(ge=1)
     options: dict[str, Any]
     cancel_requested: bool = False
     idempotency_key: str | None = None
     fingerprint: str | None = None
     error: dict[str, Any] | None = None
     runs: int = 0  # how many times it was started: more than 1 after a restart
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """The job options this version has, of their types (None: not given)."""
+        for name, value in options.items():
+            kind = _OPTIONS.get(name)
+            if kind is None or not (value is None or type(value) is kind):
+                raise ValueError(f"option {name!r} is not one this version has")
+        return options
 
     def expired(self, now: float, ttl: float) -> bool:
         return self.ended is not None and self.ended + ttl <= now
@@ -145,7 +175,10 @@ class JobStore:
             root.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._lockfile = (root / ".lock").open("a+", encoding="utf-8")
         except OSError as e:
-            raise JobsUnavailable(f"cannot use {root} for jobs: {e.strerror or e}") from e
+            raise JobsUnavailable(
+                f"cannot use {root} for jobs: {e.strerror or e}",
+                f"its jobs folder cannot be used ({e.strerror or type(e).__name__})",
+            ) from e
         try:
             fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -154,7 +187,8 @@ class JobStore:
             self._lockfile.close()
             raise JobsUnavailable(
                 f"another summarizer serve (pid {holder}) keeps its jobs in {root}; give "
-                "each server a cache folder of its own (SUMMARIZER_CACHE_DIR)"
+                "each server a cache folder of its own (SUMMARIZER_CACHE_DIR)",
+                f"another summarizer serve (pid {holder}) keeps its jobs in the same folder",
             ) from e
         self._lockfile.truncate(0)
         self._lockfile.write(str(os.getpid()))
@@ -179,14 +213,21 @@ class JobStore:
                 continue
             if not JOB_ID.fullmatch(entry.name):
                 continue
+            if entry.is_symlink():
+                _LOG.warning("summarizer: job %s is left alone: a symbolic link", entry.name)
+                continue
             try:
                 record = JobRecord.model_validate_json((Path(entry.path) / STATE).read_bytes())
             except (OSError, ValidationError) as e:
-                _LOG.warning("summarizer: job %s is left alone: %s", entry.name,
-                             str(e).splitlines()[0])  # fmt: skip
+                said = str(e).splitlines()
+                if isinstance(e, ValidationError):  # the field, not its value
+                    errors = e.errors(include_url=False, include_input=False)
+                    said = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in errors]
+                _LOG.warning("summarizer: job %s is left alone: %s", entry.name, "; ".join(said))
                 continue
             if record.id != entry.name:
                 continue
+            self.settle_clock(record, time.time())
             if record.status not in FINAL:
                 if record.cancel_requested:
                     record.status, record.ended = "cancelled", time.time()
@@ -224,6 +265,15 @@ class JobStore:
         with self._lock:
             self._jobs[job_id] = record
         return record
+
+    def settle_clock(self, record: JobRecord, now: float) -> bool:
+        """A job that ended later than ``now`` (the clock was ahead) ended now; whether
+        it did (then it is saved); see the module docstring."""
+        if record.ended is None or record.ended <= now:
+            return False
+        record.ended = now
+        self.save(record)
+        return True
 
     def save(self, record: JobRecord) -> None:
         with self._lock:

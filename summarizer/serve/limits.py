@@ -16,18 +16,32 @@ runs more than ``max_inflight`` summaries, whoever still waits for them.
 
 :func:`read_body` reads a request body up to the cap and no further: the declared
 ``Content-Length`` is checked before anything is read, and a chunked body is counted
-as it arrives, so an endless body costs at most the cap in memory.
+as it arrives, so an endless body costs at most the cap in memory. It also has a
+deadline (``--timeout``): a client that sends its body a byte at a time, or declares
+more than it sends and waits (slowloris), is answered 408 and let go, instead of
+holding a connection and a buffer for as long as it likes (uvicorn has no such
+deadline of its own).
+
+:func:`check_json_values` bounds what parsing a body may build. A JSON parser turns
+``[{},{},...]`` into one Python object per three bytes: a 32 MB job body of that is
+close to 1 GB of memory before any check on the articles can run, in a thread, for
+each such request at once. A request of N articles has at most a few JSON values
+per article (each a flat object of a few fields), so the body's values are counted
+first (:func:`json_values`), outside strings and by C-level scans, stopping as soon
+as there are more than a valid request can have; the route refuses such a body
+unparsed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from summarizer.serve.errors import malformed, overloaded, too_large
+from summarizer.serve.errors import body_timeout, malformed, overloaded, too_large
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -110,8 +124,9 @@ async def in_thread_bounded(slot: Slot, work: Awaitable[T]) -> T:
     return await asyncio.shield(task)
 
 
-async def read_body(request: Request, cap: int) -> bytes:
-    """The body, or the 413 error once it is over ``cap`` bytes; see the module docstring."""
+async def read_body(request: Request, cap: int, deadline: float | None = None) -> bytes:
+    """The body, or the 413 error once it is over ``cap`` bytes, or the 408 error when
+    it has not all arrived within ``deadline`` seconds; see the module docstring."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
@@ -120,9 +135,62 @@ async def read_body(request: Request, cap: int) -> bytes:
             raise too_large(cap)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise too_large(cap)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise too_large(cap)
+                chunks.append(chunk)
+    except TimeoutError:
+        assert deadline is not None
+        raise body_timeout(deadline) from None
     return b"".join(chunks)
+
+
+# What ends or separates a JSON value, or starts a string; and a whole JSON string
+# (possessive: no backtracking, so a string that never ends costs one scan).
+_VALUE_MARK = re.compile(rb'[\]},"]')
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+_BACKSLASH = 0x5C
+
+
+def _string_end(raw: bytes, start: int) -> int | None:
+    """Just past the JSON string that opens at ``start``, None if it never ends. Its
+    end is found with ``bytes.find`` (memchr speed) past up to 64 escaped quotes
+    (``\\"``, an article's quotation marks); a string with more, or with other
+    backslashes before a quote, takes the regex, which reads a byte at a time (about
+    10 ms a megabyte) but never backtracks."""
+    at = start + 1
+    for _ in range(64):
+        quote = raw.find(b'"', at)
+        if quote < 0:
+            return None
+        if raw[quote - 1] != _BACKSLASH:
+            return quote + 1
+        if raw[quote - 2] == _BACKSLASH:
+            break  # ``\\"`` or more: which escapes which is the regex's to say
+        at = quote + 1
+    string = _STRING.match(raw, start)
+    return None if string is None else string.end()
+
+
+def json_values(raw: bytes, most: int) -> int:
+    """How many JSON values ``raw`` holds, near enough: its separators, closing
+    brackets and strings (each string once, its contents skipped), counting no
+    further than ``most`` + 1. Every value a parser keeps is one of them or is
+    followed by one; what it has opened and not yet closed is at most its nesting
+    limit (about 200), where a deeper body fails at once, unbuilt, as not JSON. Valid
+    or not: a parser reads a body in order and stops at its first error, and up to
+    there this count is what it builds; a string that never ends stops the count (the
+    parser stops there too)."""
+    count, at = 0, 0
+    while count <= most and (mark := _VALUE_MARK.search(raw, at)) is not None:
+        count += 1
+        if mark.group() != b'"':
+            at = mark.end()
+        elif (end := _string_end(raw, mark.start())) is not None:
+            at = end
+        else:
+            break
+    return count
