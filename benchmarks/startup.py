@@ -4,15 +4,21 @@ Run from the repo root (after ``make install``)::
 
     .venv/bin/python benchmarks/startup.py
     .venv/bin/python benchmarks/startup.py --tree /some/other/checkout --out /tmp/startup
+    .venv/bin/python benchmarks/startup.py --baseline /tmp/before  # a checkout of HEAD
 
 Each command runs as ``python -m summarizer ARGS`` in a fresh process, as a user waits
-for it: once to warm the file and bytecode caches, then ``--runs`` times (7), the
+for it: once to warm the file and bytecode caches (``PYTHONDONTWRITEBYTECODE`` is
+dropped from their environment: an installed package has its bytecode, and without it
+every module changed since the last write would be compiled from source in every run,
+which measures the editor, not the code), then ``--runs`` times (7), the
 commands taking turns (one run of each, then the next round), so that a burst of load
 from elsewhere falls on all of them rather than on the few measured while it lasted.
 The table gives the median, min and max wall seconds, and ``python -c pass`` is the
 floor (the interpreter's own start, which no change of ours can go under). ``--tree``
 runs another checkout's ``summarizer`` package with this interpreter, to compare before
-and after.
+and after; ``--baseline`` runs another checkout in the same rounds, each command of
+one right before or after the other's, so that load from elsewhere (this is a shared
+machine) falls on both and their difference is the code's.
 
 These commands must never import the OpenAI SDK, Instructor, llama.cpp or trafilatura
 (``tests/test_cli.py`` and ``tests/test_startup_imports.py`` check that); this script
@@ -113,12 +119,17 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     return elapsed, _children_cpu() - cpu
 
 
-def measure(tree: Path, runs: int) -> tuple[list[dict[str, Any]], float]:
+def measure(
+    tree: Path, runs: int, baseline: Path | None = None
+) -> tuple[list[dict[str, Any]], float]:
     """One row per command (the floor first): command, median_s, min_s, max_s (wall) and
-    cpu_median_s; and the highest 1-minute load average seen between rounds."""
+    cpu_median_s (and the same of ``baseline``'s checkout, prefixed ``baseline_``, when
+    there is one); and the highest 1-minute load average seen between rounds."""
+    trees = [tree] if baseline is None else [tree, baseline]
     with tempfile.TemporaryDirectory() as tmp:
         # A cache of our own: `cache stats` must not read (or create) the user's.
-        env = {**os.environ, "SUMMARIZER_CACHE_DIR": f"{tmp}/cache", "COLUMNS": "100"}
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env |= {"SUMMARIZER_CACHE_DIR": f"{tmp}/cache", "COLUMNS": "100"}
         one_case = Path(tmp) / "one-case"
         for folder, suffix in (("articles", ".txt"), ("golden", ".json")):
             (one_case / folder).mkdir(parents=True)
@@ -128,31 +139,36 @@ def measure(tree: Path, runs: int) -> tuple[list[dict[str, Any]], float]:
         for label, args in COMMANDS:
             args = [arg.format(one_case=one_case) for arg in args]
             runs_of.append((label, [sys.executable, "-m", "summarizer", *args]))
-        if (tree / "summarizer" / "cli" / "reference_snapshot.py").is_file():
+        if all((t / "summarizer" / "cli" / "reference_snapshot.py").is_file() for t in trees):
             for label, args in COMPUTED_COMMANDS:
                 runs_of.append((label, [sys.executable, "-c", COMPUTED.format(args=args)]))
         for _, argv in runs_of:  # the warm-up
-            run_once(argv, tree, env)
-        walls: dict[str, list[float]] = {label: [] for label, _ in runs_of}
-        cpus: dict[str, list[float]] = {label: [] for label, _ in runs_of}
+            for t in trees:
+                run_once(argv, t, env)
+        walls: dict[tuple[Path, str], list[float]] = {}
+        cpus: dict[tuple[Path, str], list[float]] = {}
         peak = os.getloadavg()[0]
         for round_ in range(runs):
             for label, argv in runs_of:
-                wall, cpu = run_once(argv, tree, env)
-                walls[label].append(wall)
-                cpus[label].append(cpu)
+                # Both checkouts back to back, taking turns at going first: a burst of
+                # load from elsewhere falls on both, so the difference is the code's.
+                for t in trees if round_ % 2 == 0 else trees[::-1]:
+                    wall, cpu = run_once(argv, t, env)
+                    walls.setdefault((t, label), []).append(wall)
+                    cpus.setdefault((t, label), []).append(cpu)
             peak = max(peak, os.getloadavg()[0])
             print(f"round {round_ + 1} of {runs}; load {os.getloadavg()[0]:.2f}", file=sys.stderr)
-    rows = [
-        {
-            "command": label,
-            "median_s": round(statistics.median(walls[label]), 4),
-            "min_s": round(min(walls[label]), 4),
-            "max_s": round(max(walls[label]), 4),
-            "cpu_median_s": round(statistics.median(cpus[label]), 4),
-        }
-        for label, _ in runs_of
-    ]
+    rows = []
+    for label, _ in runs_of:
+        row: dict[str, Any] = {"command": label}
+        for t, prefix in zip(trees, ("", "baseline_"), strict=False):
+            row |= {
+                f"{prefix}median_s": round(statistics.median(walls[t, label]), 4),
+                f"{prefix}min_s": round(min(walls[t, label]), 4),
+                f"{prefix}max_s": round(max(walls[t, label]), 4),
+                f"{prefix}cpu_median_s": round(statistics.median(cpus[t, label]), 4),
+            }
+        rows.append(row)
     return rows, peak
 
 
@@ -169,6 +185,7 @@ def snapshot_served(tree: Path) -> bool | None:
 def markdown(result: dict[str, Any]) -> str:
     """The results as the Markdown page kept in ``benchmarks/results``."""
     floor = result["rows"][0]["median_s"]
+    baseline = result.get("baseline")
     lines = [
         "# CLI start-up",
         "",
@@ -184,15 +201,30 @@ def markdown(result: dict[str, Any]) -> str:
             "the sources (`python -m summarizer.cli.reference_snapshot` writes it).",
             None: "This checkout has no snapshot for `schema` and `prompts`.",
         }[result.get("snapshot_served")],
+        *(
+            [
+                "",
+                f"The baseline columns ran the checkout at `{baseline}` in the same rounds, "
+                "each command right before or after this one's (taking turns).",
+            ]
+            if baseline
+            else []
+        ),
         "",
-        "| command | median s | min s | max s | over the floor s | CPU s (median) |",
-        "|---|---|---|---|---|---|",
+        "| command | median s | min s | max s | over the floor s | CPU s (median) |"
+        + (" baseline: median s | baseline: CPU s |" if baseline else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if baseline else ""),
     ]
     for row in result["rows"]:
         over = "" if row["command"] == FLOOR else f"{row['median_s'] - floor:.3f}"
         lines.append(
             f"| `{row['command']}` | {row['median_s']:.3f} | {row['min_s']:.3f} | "
             f"{row['max_s']:.3f} | {over} | {row['cpu_median_s']:.3f} |"
+            + (
+                f" {row['baseline_median_s']:.3f} | {row['baseline_cpu_median_s']:.3f} |"
+                if baseline
+                else ""
+            )
         )
     return "\n".join(lines) + "\n"
 
@@ -202,10 +234,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="timed runs per command")
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout whose package runs")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (before a change) run in the same rounds, for a comparison "
+        "that load from elsewhere does not skew",
+    )
     args = parser.parse_args()
     tree = args.tree.resolve()
+    baseline = args.baseline.resolve() if args.baseline else None
     load_before = os.getloadavg()[0]
-    rows, peak = measure(tree, args.runs)
+    rows, peak = measure(tree, args.runs, baseline)
     result = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -214,6 +253,7 @@ def main() -> None:
         "load_after": os.getloadavg()[0],
         "load_peak": peak,
         "snapshot_served": snapshot_served(tree),
+        **({"baseline": str(baseline)} if baseline else {}),
         "rows": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)

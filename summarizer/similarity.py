@@ -21,6 +21,7 @@ It sits below :mod:`summarizer.grounding`, :mod:`summarizer.merge` and
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -187,11 +188,16 @@ def folded(text: str) -> str:
 
 
 def stems(text: str | None) -> set[str]:
-    """Content-word stems of ``text``."""
-    if not text:
-        return set()
+    """Content-word stems of ``text`` (a set of the caller's own)."""
+    return set(_stems(text)) if text else set()
+
+
+@functools.lru_cache(maxsize=4096)
+def _stems(text: str) -> frozenset[str]:
+    """Kept per text: scoring one article asked for the same few hundred texts' stems
+    4,757 times for 502 comparisons (17 ms of the eval CLI's start)."""
     words = re.findall(r"[a-z0-9]+", folded(text))
-    return {_stem(w) for w in words if w not in _STOP and len(w) > 1}
+    return frozenset(_stem(w) for w in words if w not in _STOP and len(w) > 1)
 
 
 def dice(a: set[str], b: set[str]) -> float:

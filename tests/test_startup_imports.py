@@ -2,21 +2,28 @@
 
 Time itself is measured by ``benchmarks/startup.py``, not here (a timed test fails on a
 busy machine); these tests guard what the speed rests on: which modules a command
-imports, and the snapshot that lets ``schema`` and ``prompts`` print without pydantic
+imports; the snapshot that lets ``schema`` and ``prompts`` print without pydantic
 and jinja2 (:mod:`summarizer.cli.reference_snapshot`) printing exactly what the
-library computes, and only while nothing it was computed from has changed.
+library computes, and only while nothing it was computed from has changed; commands
+built only when used (:mod:`summarizer.cli.lazy_commands`) reading exactly as when
+they were all built at import; and the eval table drawn without rich
+(:mod:`summarizer.cli.eval_table`) exactly as rich draws it to a pipe.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from summarizer.cli import app, reference_snapshot
@@ -79,19 +86,45 @@ def test_lookup_commands_import_neither_pydantic_nor_jinja2(
                                                     "summarizer.prompts"))]  # fmt: skip
 
 
-def test_eval_score_imports_no_model_sdk_and_no_html_template(tmp_path: Path) -> None:
-    """``eval score`` must import pydantic (it validates), rich (the table) and the
-    lead method (the floor), but no SDK, no pipeline, and jinja2 only for --html."""
+# Every command module but the eval command's own: the app builds only the command it
+# runs (summarizer.cli.lazy_commands), not batch's or eval run's model options.
+OTHER_COMMANDS = tuple(
+    f"summarizer.cli.{name}"
+    for name in ("batch", "merge", "models", "serve", "config", "cache", "logs", "summarize",
+                 "reference", "options", "eval_run", "eval_baseline", "eval_compare")
+)  # fmt: skip
+
+
+def _one_article(tmp_path: Path) -> Path:
     case = "000-seed-trump-putin-call"
     for folder, suffix in (("articles", ".txt"), ("golden", ".json")):
         (tmp_path / "one" / folder).mkdir(parents=True)
         shutil.copy(ROOT / "evals" / "wikinews" / folder / f"{case}{suffix}",
                     tmp_path / "one" / folder)  # fmt: skip
-    one = tmp_path / "one"
-    modules = _imported(["eval", "score", "-d", str(one), "--candidates", str(one / "golden")],
-                        tmp_path / "cache")  # fmt: skip
-    assert "summarizer.evals.baselines" in modules  # the floor was computed
-    assert [m for m in modules if m in (*SDKS, "jinja2") or m.startswith(PIPELINE)] == []
+    return tmp_path / "one"
+
+
+@pytest.mark.parametrize("command", ["score", "check"])
+def test_eval_score_and_check_import_only_what_they_use(command: str, tmp_path: Path) -> None:
+    """Both import pydantic (they validate the goldens) and their own command module,
+    but no SDK, no pipeline, no other command's module, and no rich: their output here
+    is a pipe, where the table is drawn without it (summarizer.cli.eval_table).
+    ``score`` computes the lead floor (the lead method), ``check`` runs no extractive
+    rule, and jinja2 is for --html only."""
+    one = _one_article(tmp_path)
+    args = {
+        "score": ["eval", "score", "-d", str(one), "--candidates", str(one / "golden")],
+        "check": ["eval", "check", "-d", str(one)],
+    }[command]
+    modules = _imported(args, tmp_path / "cache")
+    assert {"pydantic", f"summarizer.cli.eval_{command}"} <= set(modules)
+    assert [m for m in modules if m in OTHER_COMMANDS] == []
+    assert [m for m in modules if m in (*SDKS, "jinja2", "rich") or m.startswith(PIPELINE)] == []
+    rules = [m for m in modules if m.startswith("summarizer.extractive")]
+    if command == "score":
+        assert "summarizer.evals.baselines" in modules  # the floor was computed
+    else:
+        assert rules == []
 
 
 @pytest.mark.parametrize(
@@ -261,3 +294,241 @@ def test_the_key_covers_every_module_the_computation_loads(compute: str, inputs:
     loaded = {Path(f).resolve() for f in json.loads(proc.stdout.decode().splitlines()[-1])}
     keyed = {p.resolve() for p in getattr(reference_snapshot, inputs)()}
     assert loaded - keyed == {(ROOT / "summarizer" / "errors.py").resolve()} & loaded
+
+
+# -- commands built when used (summarizer.cli.lazy_commands) ----------------------------
+
+
+def _paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command under ``command``, in the order --help lists them."""
+    commands = getattr(command, "commands", {})
+    return [path, *(p for name in commands for p in _paths(commands[name], (*path, name)))]
+
+
+def _same(lazy: Any, eager: Any, args: list[str], **kwargs: Any) -> None:
+    got, want = runner.invoke(lazy, args, **kwargs), runner.invoke(eager, args, **kwargs)
+    assert (got.exit_code, got.stdout, got.stderr) == (want.exit_code, want.stdout,
+                                                       want.stderr), args  # fmt: skip
+
+
+def test_version_builds_no_command(tmp_path: Path) -> None:
+    modules = _imported(["--version"], tmp_path)
+    assert [m for m in modules if m.startswith("summarizer.cli.")] == [
+        "summarizer.cli.app", "summarizer.cli.coercion", "summarizer.cli.lazy_commands",
+    ]  # fmt: skip
+
+
+COMPLETED = ("summarizer ", "summarizer e", "summarizer eval ", "summarizer eval s",
+             "summarizer eval score --", "summarizer summarize --format ")  # fmt: skip
+
+
+def test_the_lazy_app_prints_what_an_app_built_at_import_prints() -> None:
+    """The app builds each command with typer's own functions when it is looked up:
+    every --help, usage error and completion must read as they do from the same
+    commands registered at import (``app.eager()``). If typer's internals move, this
+    fails rather than a help page changing unseen."""
+    eager = app.eager()
+    paths = _paths(typer.main.get_command(eager))
+    assert paths == _paths(typer.main.get_command(app))  # the same commands, in order
+    assert {("eval", "score"), ("eval", "check"), ("keys", "add"), ("summarize",)} < set(paths)
+    for path in paths:
+        _same(app, eager, [*path, "--help"], terminal_width=100)
+    for args in ([], ["eval"], ["nope"], ["eval", "scor"], ["summarise"], ["--bogus"]):
+        _same(app, eager, args)
+    for shell in ("complete_bash", "complete_zsh", "complete_fish"):
+        for words in COMPLETED:
+            cword = str(len(words.split(" ")) - 1)
+            env = {"_SUMMARIZER_COMPLETE": shell, "COMP_WORDS": words, "COMP_CWORD": cword,
+                   "_TYPER_COMPLETE_ARGS": words}  # fmt: skip
+            _same(app, eager, [], prog_name="summarizer", env=env)
+
+
+def test_the_eval_commands_are_listed_in_the_order_they_are_named() -> None:
+    from summarizer.cli.evals import eval_app, eval_commands
+
+    assert [c.name for c in eval_app.registered_commands] == [e.name for e in eval_commands.lazy]
+    assert [e.name for e in eval_commands.lazy][:4] == ["check", "baseline", "score", "run"]
+
+
+def test_a_pattern_compiled_on_first_use_matches_as_re_compile_does() -> None:
+    from summarizer.extractive.lazy_patterns import lazy_compile
+
+    source, text = r"\b(?P<verb>will|may)\b\s+(\w+)", "They WILL meet; she may go. Will they?"
+    lazy, compiled = lazy_compile(source, re.I), re.compile(source, re.I)
+    assert "search" not in vars(lazy)  # not compiled yet
+    assert [m.span() for m in lazy.finditer(text)] == [m.span() for m in compiled.finditer(text)]
+    assert "search" in vars(lazy)  # compiled once, and its methods are the pattern's own
+    found, expected = lazy.search(text, 10), compiled.search(text, 10)
+    assert found is not None
+    assert expected is not None
+    assert found.group("verb") == expected.group("verb") == "may"
+    assert lazy.sub("X", text) == compiled.sub("X", text)
+    assert lazy.match(text) is None
+    assert lazy.fullmatch("may go") is not None
+    assert (lazy.pattern, lazy.flags, lazy.groups) == (source, compiled.flags, 2)
+
+
+# -- the eval table without rich (summarizer.cli.eval_table) ----------------------------
+
+
+def _report(
+    ids: list[str],
+    *,
+    errors: dict[str, str] | None = None,
+    dataset: str = "evals/x",
+    floor: bool = True,
+    rates: bool = True,
+    below: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A report as build_report makes it, with only what the table shows."""
+    from summarizer.evals.runs import SECTIONS
+
+    def scores(k: int) -> dict[str, Any]:
+        return {"score": (k * 0.137) % 1, "sections": {s: {"score": (k * 0.071 + i / 7) % 1}
+                                                        for i, s in enumerate(SECTIONS)},
+                "supported": {"rate": (k * 0.29) % 1} if rates else None}  # fmt: skip
+
+    articles = {i: scores(k) for k, i in enumerate(ids)}
+    for i, error in (errors or {}).items():
+        articles[i] = {**articles.get(i, scores(0)), "error": error}
+    sections = {s: 0.5 + i / 100 for i, s in enumerate(SECTIONS)}
+    report: dict[str, Any] = {
+        "run": {"dataset": dataset},
+        "articles": articles,
+        "aggregate": {
+            "score": 0.6129,
+            "sections": sections,
+            "articles": len(ids),
+            "supported": 0.875 if rates else None,
+        },
+        "below_floor": [f"{name} 0.100 < 0.200" for name in below],
+    }
+    if floor:
+        report["floor"] = {"method": "lead", "aggregate": {"score": 0.534, "sections": sections,
+                                                           "supported": None}}  # fmt: skip
+    return report
+
+
+IDS = ["000-seed-trump-putin-call", "001-annapolis-joint-understanding", "b", "z" * 40]
+BELOW = ("overall", "actors")  # sections below the floor (rich draws them red on a terminal)
+# name -> (report, whether the table without rich draws it: else rich does)
+TABLES: dict[str, tuple[dict[str, Any], bool]] = {
+    "one article": (_report(IDS[:1]), True),
+    "several, errors, below the floor": (
+        _report(IDS, errors={"b": "invalid: key_summary: Field required " * 9}, below=BELOW),
+        True,
+    ),
+    "no floor, no supported rates": (_report(IDS[:2], floor=False, rates=False), True),
+    "markup and emoji codes stay text": (_report(["[/red]", ":smile:", "a b"]), True),
+    "no articles": (_report([]), True),
+    "a long id: exactly 150 columns": (_report(["x" * 58]), True),
+    "a longer id: rich shrinks the columns": (_report(["x" * 59]), False),
+    "a dataset name wider than the table": (_report(IDS[:1], dataset="d" * 200), False),
+    "no dataset: a title ending in a space": (_report(IDS[:1], dataset=""), False),
+    "an id out of ASCII": (_report(["Zürich"]), False),
+    "a wide character": (_report(["東京"]), False),
+    "two spaces in an id": (_report(["a  b"]), False),
+    "an error with a control character": (_report(IDS[:2], errors={IDS[0]: "bell\x07"}), False),
+    "an error out of ASCII": (_report(IDS[:2], errors={IDS[0]: "Zürich — «x»"}), False),
+    "a broken report": ({"run": {}, "articles": {"a": {"score": "high"}}}, False),
+}
+
+
+def _printed(
+    draw: Any, report: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> tuple[Any, str]:
+    """What ``draw(report)`` returned (or raised) and printed."""
+    capsys.readouterr()
+    try:
+        result = draw(report)
+    except Exception as error:  # noqa: BLE001 - compared with what rich raises
+        result = repr(error)
+    return result, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_the_table_without_rich_is_what_rich_prints_to_a_pipe(
+    name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from summarizer.cli.eval_table import print_plain_table
+    from summarizer.evals.report import print_table
+
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(var, raising=False)
+    report, plain = TABLES[name]
+    drawn, ours = _printed(print_plain_table, report, capsys)
+    assert drawn is plain, ours
+    if drawn:
+        _, theirs = _printed(print_table, report, capsys)
+        assert ours == theirs
+    else:
+        assert ours == ""  # declined before printing anything: rich draws it all
+
+
+@pytest.mark.parametrize(
+    ("env", "plain"),
+    [({"FORCE_COLOR": "1"}, False), ({"TTY_COMPATIBLE": "1"}, False), ({"FORCE_COLOR": ""}, True),
+     ({"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"}, True)],
+    ids=str,
+)  # fmt: skip
+def test_the_table_is_left_to_rich_where_rich_would_colour_it(
+    env: dict[str, str], plain: bool, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from summarizer.cli.eval_table import print_plain_table
+    from summarizer.evals.report import print_table
+
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    report = _report(IDS)
+    drawn, ours = _printed(print_plain_table, report, capsys)
+    _, theirs = _printed(print_table, report, capsys)
+    assert drawn is plain
+    assert ours == (theirs if plain else "")
+    assert ("\x1b[" in theirs) is not plain  # rich coloured it: not for us to draw
+
+
+@pytest.mark.parametrize("stream", ["a terminal", "latin-1"])
+def test_the_table_is_left_to_rich_on_a_terminal_or_without_utf8(
+    stream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from summarizer.cli.eval_table import print_plain_table
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal() if stream == "a terminal" else io.TextIOWrapper(io.BytesIO(), "latin-1")
+    monkeypatch.setattr(sys, "stdout", out)
+    assert print_plain_table(_report(IDS)) is False
+    out.flush()
+    assert (out.getvalue() if isinstance(out, io.StringIO) else out.buffer.getvalue()) in ("", b"")
+
+
+def test_the_table_without_rich_matches_rich_on_many_random_tables(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    from summarizer.cli.eval_table import print_plain_table
+    from summarizer.evals.report import print_table
+
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(var, raising=False)
+    rng = random.Random(11)
+    ascii_ = "".join(map(chr, range(0x20, 0x7F))) + "—"
+    drawn = 0
+    for _ in range(150):
+        ids = ["".join(rng.choices(ascii_, k=rng.randint(1, 50))) for _ in range(rng.randint(0, 5))]
+        errors = {i: "".join(rng.choices(ascii_, k=rng.randint(0, 400))) for i in ids
+                  if rng.random() < 0.3}  # fmt: skip
+        dataset = rng.choice(["evals/x", "a [b] :c:"])
+        floor, rates = rng.random() < 0.7, rng.random() < 0.7
+        report = _report(sorted(set(ids)), errors=errors, floor=floor, rates=rates, dataset=dataset)
+        plain, ours = _printed(print_plain_table, report, capsys)
+        if plain:
+            drawn += 1
+            assert ours == _printed(print_table, report, capsys)[1], report
+    assert drawn > 50  # most of them: the ones with a space at an end or two are rich's

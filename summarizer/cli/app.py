@@ -1,10 +1,14 @@
 """The ``summarizer`` command: the Typer app, ``--version`` and the entry point.
 
 The CLI is a thin layer over the library (see :mod:`summarizer`): each command lives
-in the module named after it and is only registered here, so the order below is the
-order ``--help`` lists them in. Importing this module must stay cheap (it runs for
-``summarizer --version``): command modules import what they need, the pipeline and
-its SDKs above all, inside the commands; ``tests/test_cli.py`` checks that.
+in the module named after it and is only named here, in ``COMMANDS``, whose order is
+the order ``--help`` lists them in. A command's module is imported only when that
+command runs (or ``--help`` or shell completion needs it: see
+:mod:`summarizer.cli.lazy_commands`), so ``summarizer eval score`` does not wait for
+``batch``'s or ``serve``'s options to be built. Importing this module must stay cheap
+(it runs for ``summarizer --version``): command modules import what they need, the
+pipeline and its SDKs above all, inside the commands; ``tests/test_cli.py`` and
+``tests/test_startup_imports.py`` check that.
 """
 
 from __future__ import annotations
@@ -14,20 +18,31 @@ from typing import Annotated
 import typer
 
 from summarizer.cli import coercion
-from summarizer.cli.batch import batch
-from summarizer.cli.cache import cache_app
-from summarizer.cli.config import config_app
-from summarizer.cli.evals import eval_app
-from summarizer.cli.logs import logs_app
-from summarizer.cli.merge import merge
-from summarizer.cli.models import models
-from summarizer.cli.reference import exit_codes, prompts_app, schema
-from summarizer.cli.serve import keys_app, serve
-from summarizer.cli.summarize import summarize
+from summarizer.cli.lazy_commands import Lazy, LazyTyper
 
 coercion.install()  # plain option values without pydantic: see the module
 
-app = typer.Typer(
+# Each command or sub-app (a typer.Typer), by name and "module:attribute", in the
+# order --help lists them; a new command is one line here (one registered with
+# app.command() would be imported for every command, and listed after these).
+COMMANDS = (
+    Lazy("summarize", "summarizer.cli.summarize:summarize"),
+    Lazy("batch", "summarizer.cli.batch:batch"),
+    Lazy("merge", "summarizer.cli.merge:merge"),
+    Lazy("schema", "summarizer.cli.reference:schema"),
+    Lazy("exit-codes", "summarizer.cli.reference:exit_codes"),
+    Lazy("models", "summarizer.cli.models:models"),
+    Lazy("serve", "summarizer.cli.serve:serve"),
+    Lazy("prompts", "summarizer.cli.reference:prompts_app"),
+    Lazy("eval", "summarizer.cli.evals:eval_commands"),
+    Lazy("cache", "summarizer.cli.cache:cache_app"),
+    Lazy("config", "summarizer.cli.config:config_app"),
+    Lazy("logs", "summarizer.cli.logs:logs_app"),
+    Lazy("keys", "summarizer.cli.serve:keys_app"),
+)
+
+app = LazyTyper(
+    commands=COMMANDS,
     name="summarizer",
     help=(
         "Turn a news article into a structured, verifiable summary: headline, key "
@@ -89,21 +104,6 @@ def main(
         calllog.enable()  # the command line logs every model call (`summarizer logs`)
     except SummarizerError as error:  # SUMMARIZER_LOG=garbage: one line, exit 20
         fail(error)
-
-
-app.command()(summarize)
-app.command()(batch)
-app.command()(merge)
-app.command()(schema)
-app.command("exit-codes")(exit_codes)
-app.command()(models)
-app.add_typer(prompts_app, name="prompts")
-app.add_typer(eval_app, name="eval")
-app.add_typer(cache_app, name="cache")
-app.add_typer(config_app, name="config")
-app.add_typer(logs_app, name="logs")
-app.command()(serve)
-app.add_typer(keys_app, name="keys")
 
 
 def run() -> None:

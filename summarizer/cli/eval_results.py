@@ -194,6 +194,7 @@ def finish_eval(
     The gate's verdict is the exit code whatever else fails: a report that cannot be
     written or a table that cannot be printed does not stop the rest.
     """
+    from summarizer.cli.eval_table import print_plain_table
     from summarizer.evals.baselines import FLOOR, floor_scores
     from summarizer.evals.gate import compare_to_baseline
     from summarizer.evals.report import print_table, render_html
@@ -238,7 +239,10 @@ def finish_eval(
     lines += _summary_lines(report, gate, allow_missing)
     notes = [_one_line(e) for e in failures]
     try:
-        table_failure = _print_results(lambda: print_table(report), lines)
+        # Drawn without rich where the two draw the same (a pipe, a file): eval_table.
+        table_failure = _print_results(
+            lambda: None if print_plain_table(report) else print_table(report), lines
+        )
     except BrokenPipeError:  # `| head`: the gate's verdict still goes to stderr
         if not (dropped or failures or unaccepted):
             raise

@@ -12,13 +12,12 @@ be attached to a CI run and opened anywhere.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from summarizer.evals.runs import SECTIONS
+
+if TYPE_CHECKING:  # rich is imported where a table is printed (about 20 ms)
+    from rich.console import Console
 
 #: An article's error as listed under the table, at most (a pydantic message with the
 #: input it quotes can run long; the report keeps it whole).
@@ -31,6 +30,10 @@ def print_table(report: dict[str, Any], console: Console | None = None) -> None:
     come from the user's files, so they go in as :class:`~rich.text.Text`, never parsed
     for markup or emoji (a folder named ``[/red]`` would otherwise crash the table)."""
     # Piped output (CI logs) gets rich's 80 columns by default: too narrow to read.
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = console or Console(width=None if Console().is_terminal else 150)
     title = Text(f"eval: {report['run'].get('dataset', '')}", style="table.title")
     table = Table(title=title, show_lines=False)
@@ -100,6 +103,10 @@ def _rate(value: float | None) -> str:
 def print_comparison(comparison: dict[str, Any], console: Console | None = None) -> None:
     """The means and the per-article overall scores as terminal tables. Labels and ids
     come from the user's files: they go in as ``Text``, never parsed as markup."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = console or Console(width=None if Console().is_terminal else 150)
     runs = comparison["runs"]
 

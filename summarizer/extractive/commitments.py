@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from summarizer.contract.models import Actor, Certainty, Commitment, CommitmentKind
 from summarizer.extractive.actors import actor_spans
+from summarizer.extractive.lazy_patterns import lazy_compile
 from summarizer.extractive.sentences import Sentence, quote
 
 MAX_COMMITMENTS = 15  # the contract's upper bound (llm_schema._LIST_BOUNDS)
@@ -34,17 +35,17 @@ _CUES: tuple[tuple[str, CommitmentKind, bool], ...] = (
      r"will|shall|would|may|might|could|is going to|are going to)\b", "plan", False),
     (r"\b(?:announced|announces|unveiled|launched|declared)\b", "announcement", True),
 )  # fmt: skip
-_CUE_RES = tuple((re.compile(p), k, keep) for p, k, keep in _CUES)
-_SPEECH = re.compile(
+_CUE_RES = tuple((lazy_compile(p), k, keep) for p, k, keep in _CUES)
+_SPEECH = lazy_compile(
     r"\b(?:said|says|told|announced|stated|added|confirmed|promised|pledged|insisted|"
     r"warned|vowed|claimed)\b"
 )
 _PRONOUNS = {"he": "person", "she": "person", "they": "any", "it": "org", "we": "speaker",
              "i": "speaker"}  # fmt: skip
-_CONDITION = re.compile(
+_CONDITION = lazy_compile(
     r"\b(?:if|unless|once|provided that|subject to|as long as|only when)\b", re.I
 )
-_HEDGE = re.compile(
+_HEDGE = lazy_compile(
     r"\b(?:may|might|could|possibly|perhaps|likely|expected to|hopes? to|consider(?:s|ing)?)\b"
 )
 _MONTH = (
@@ -59,18 +60,18 @@ _WHEN = (
     rf"{_PART}(?:19|20)\d{{2}}",
     r"tomorrow|tonight|later (?:this|next) (?:week|month|year)",
 )
-_DEADLINE = re.compile(
+_DEADLINE = lazy_compile(
     r"\b(?:(?:on|by|before|until|from|after|in|within|starting|beginning|no later than)\s+)?"
     r"(?:" + "|".join(_WHEN) + r")\b"
 )
-_DURATION = re.compile(
+_DURATION = lazy_compile(
     r"\b(?:within|in|for)\s+"
     r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|a|several|a few)"
     r"(?:\s+working)?\s+(?:days?|weeks?|months?|years?|hours?)\b"
 )
 # Cue words after which the clause is only speculation or a report of the past.
-_SKIP_AFTER = re.compile(r"^(?:be\s+(?:able|possible|likely|unlikely)|have\s+been|not\b|have\b)")
-_CLAUSE_END = re.compile(
+_SKIP_AFTER = lazy_compile(r"^(?:be\s+(?:able|possible|likely|unlikely)|have\s+been|not\b|have\b)")
+_CLAUSE_END = lazy_compile(
     r"[;:!?]|\.[\"”’]*$|,\s*(?:said|says|saying|according|but|while|although|who|which)\b"
     r"|\s[—–-]\s"
 )
@@ -87,7 +88,7 @@ def _speaker(article: str, sentence: Sentence, actors: Sequence[Actor]) -> str |
     return None
 
 
-_APPOSITIVE_TAIL = re.compile(r",[^,]{1,90},\s*(?:also |then |later |has |had |have )*$")
+_APPOSITIVE_TAIL = lazy_compile(r",[^,]{1,90},\s*(?:also |then |later |has |had |have )*$")
 _MODALS = frozenset("will shall would may might could".split())
 
 
@@ -204,7 +205,7 @@ def _is_question_or_negated(text: str) -> bool:
 # "refused to agree to cut taxes", "has not agreed to meet", "denied that she had
 # promised", "it is unclear whether he will veto" (found by a review, each had been a
 # firm commitment).
-_NEGATED_CUE = re.compile(
+_NEGATED_CUE = lazy_compile(
     r"\b(?:not|never|no longer|cannot|\w+n[’']t|refus(?:e|es|ed|ing)|declin(?:e|es|ed|ing)"
     r"|den(?:y|ies|ied|ying)|reject(?:s|ed|ing)?|unclear|uncertain|whether)\b[^.;:!?]*$",
     re.IGNORECASE,

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from summarizer.extractive.lazy_patterns import lazy_compile
 from summarizer.extractive.lexicon import (
     COMMON_START,
     CONNECTORS,
@@ -28,7 +29,7 @@ from summarizer.extractive.lexicon import (
 )
 from summarizer.extractive.sentences import Sentence
 
-_TOKEN = re.compile(r"(?:[A-Z]\.){2,}|[^\W\d_](?:[\w\-]|['’](?=\w))*\.?(?<!['’]s\.)|\d[\w.,:/]*")
+_TOKEN = lazy_compile(r"(?:[A-Z]\.){2,}|[^\W\d_](?:[\w\-]|['’](?=\w))*\.?(?<!['’]s\.)|\d[\w.,:/]*")
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def _clean_role(words: list[Token], article: str) -> str | None:
     return article[words[0].start : words[-1].end]
 
 
-_APPOSITIVE = re.compile(r"^\s*,\s+(?:the |a |an )?([^,.;:()\"“”]{3,80}?)\s*(?:[,.;]|$|\))")
+_APPOSITIVE = lazy_compile(r"^\s*,\s+(?:the |a |an )?([^,.;:()\"“”]{3,80}?)\s*(?:[,.;]|$|\))")
 
 
 def _appositive(article: str, end: int) -> tuple[str | None, str | None]:

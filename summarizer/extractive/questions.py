@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from summarizer.contract.models import Actor, OpenQuestion
 from summarizer.extractive.actors import names_in
+from summarizer.extractive.lazy_patterns import lazy_compile
 from summarizer.extractive.sentences import Sentence, quote
 
 MAX_QUESTIONS = 8  # the contract's upper bound (llm_schema._LIST_BOUNDS)
@@ -38,7 +39,7 @@ class _Cue:
 
 
 def _cue(pattern: str, weight: float, reason: str, category: str) -> _Cue:
-    return _Cue(re.compile(pattern, re.I), weight, reason, category)
+    return _Cue(lazy_compile(pattern, re.I), weight, reason, category)
 
 
 _CUES: tuple[_Cue, ...] = (
@@ -68,7 +69,7 @@ _CUES: tuple[_Cue, ...] = (
          r"\bconsidering\b|\bhopes?\b|\bhoped\b|\bplans? to\b|\bwill (?:decide|vote|rule)\b",
          1.5, "The outcome is still pending.", "pending"),
 )  # fmt: skip
-_WH_CLAUSE = re.compile(
+_WH_CLAUSE = lazy_compile(
     r"\b(?:unclear|not clear|unknown|not known|uncertain|say|specify|disclose|reveal|explain|"
     r"confirm|questions remain(?: as to)?|remains to be seen|undecided(?: on)?)\s+"
     r"(?:as to\s+)?(what|when|where|why|how|who|whom|which|whether|if)\b\s*(.*)",
