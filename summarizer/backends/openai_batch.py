@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 from collections.abc import Callable
 from typing import Any, Final, Literal, TypeVar
 
@@ -29,13 +30,20 @@ import openai
 from openai.types.chat import ChatCompletion
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
-from summarizer.backends.http import _not_a_completion, sync_client
+from summarizer.backends.http import (
+    AnswerTooLargeError,
+    _not_a_completion,
+    answer_errors,
+    limits,
+    sync_client,
+)
 from summarizer.backends.openai import OpenAIBackend
 from summarizer.backends.retry import Wait, is_transient
 from summarizer.errors import (
     AuthenticationError,
     BatchAPIUnavailableError,
     ConfigurationError,
+    MalformedAnswerError,
     ProviderError,
     ProviderUnreachableError,
     SummarizerError,
@@ -114,6 +122,8 @@ class BatchAPI:
                         "endpoint with /v1/files and /v1/batches such as OpenAI's"
                     ) from e
                 raise self._error(what, e) from e
+            except openai.OpenAIError as e:  # unreachable, no key: said as for any call
+                raise self._error(what, e) from e
 
     def upload(self, filename: str, data: bytes) -> dict[str, Any]:
         """Upload a batch input file; its file object."""
@@ -161,11 +171,23 @@ class BatchAPI:
             lambda: self.client.batches.cancel(batch_id).model_dump(),
         )
 
-    def content(self, file_id: str) -> bytes:
-        """A file's bytes (a batch's output or error file)."""
-        return self._call(
-            f"downloading file {file_id}", lambda: self.client.files.content(file_id).content
-        )
+    def content(self, file_id: str, max_bytes: int) -> bytes:
+        """A file's bytes (a batch's output or error file), at most ``max_bytes`` of
+        them: a file over that is refused unread (:class:`MalformedAnswerError`)."""
+
+        def ask() -> bytes:
+            # Each socket operation keeps the client's timeout; the whole has no deadline.
+            with answer_errors(), limits(math.inf, max_bytes):
+                return self.client.files.content(file_id).content
+
+        try:
+            return self._call(f"downloading file {file_id}", ask)
+        except AnswerTooLargeError:
+            raise MalformedAnswerError(
+                f"{self.where}: file {file_id} is over the {max_bytes:,} bytes its batch's "
+                "answers may take (max_answer_bytes each); not read",
+                provider=self.backend.model,
+            ) from None
 
     # -- helpers ---------------------------------------------------------------------
 

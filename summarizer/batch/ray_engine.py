@@ -21,6 +21,10 @@ ports; one machine has no reason to listen on a network), without a dashboard, i
 kept in its session folder, off the terminal; or joined, where ``RAY_ADDRESS`` names a
 cluster. Tasks carry the driver's resolved settings (model, endpoint, key): worker nodes
 need summarizer installed, nothing configured. Only this module imports ``ray``.
+
+It is one module because it is the only one that imports ``ray``: starting Ray (or
+joining a cluster), its tasks and stopping it stay in one place, where what Ray
+listens on and leaves running can be read at once.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ import json
 import logging
 import os
 import re
+import signal
+import socket
+import sys
 import tempfile
 import threading
 import time
@@ -63,6 +70,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two looks of a task at its shard's output: what a crash can lose.
 POLL_S = 0.25
+#: Seconds a cluster address (RAY_ADDRESS) has to accept a connection.
+_REACH_S = 10.0
 _SHARD_FILE = re.compile(r"(\d+)-of-(\d+)\.jsonl")
 
 
@@ -99,18 +108,62 @@ def start_ray(num_cpus: int | None = None, address: str | None = None) -> RaySes
                                  f"cluster at {address} (RAY_ADDRESS) has its own")  # fmt: skip
     ray = _ray()
     ours = not ray.is_initialized()
+    if ours and address is not None:
+        _check_reachable(address)
     started = time.perf_counter()
     quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     try:
-        if ours and address is None:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **quiet)
-        elif ours:
-            ray.init(address=address, **quiet)
+        with _interrupt_held(ray) if ours else contextlib.nullcontext():
+            if ours and address is None:
+                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                         **quiet)  # fmt: skip
+            elif ours:
+                ray.init(address=address, **quiet)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
-        where = f"the Ray cluster at {address} (RAY_ADDRESS)" if address else "a local Ray"
-        raise BackendUnavailableError(f"could not start {where}: {e}".splitlines()[0]) from None
+        where = f"join the Ray cluster at {address} (RAY_ADDRESS)" if address else "start Ray here"
+        raise BackendUnavailableError(f"could not {where}: {e}".splitlines()[0]) from None
     init_s = time.perf_counter() - started if ours else 0.0
     return RaySession(ours, init_s, max(1, int(ray.cluster_resources().get("CPU", 1))), address)
+
+
+def _check_reachable(address: str) -> None:
+    """``ray.init`` waits forever where no cluster answers (logging to the terminal
+    every few seconds), so a ``host:port`` address is tried first."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # "auto", ray://... (Ray Client): Ray says at once what is wrong
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_REACH_S).close()
+    except (OSError, ValueError, OverflowError) as e:
+        raise BackendUnavailableError(f"no Ray cluster answers at {address} (RAY_ADDRESS): {e}; "
+                                      "start one there (ray start --head) or unset RAY_ADDRESS "
+                                      "to run Ray on this machine") from None  # fmt: skip
+
+
+@contextlib.contextmanager
+def _interrupt_held(ray: ModuleType) -> Iterator[None]:
+    """Ctrl-C while Ray starts waits until it has started, then stops it and is raised:
+    an interrupted ``ray.init`` leaves Ray's agents running with nothing to stop them.
+    A second Ctrl-C does not wait."""
+    pressed: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        print("summarizer: interrupted; stopping Ray once it has started (Ctrl-C again: now, "
+              "leaving its processes behind)", file=sys.stderr, flush=True)  # fmt: skip
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, hold) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    if pressed:
+        ray.shutdown()
+        raise KeyboardInterrupt
 
 
 def _ray() -> ModuleType:

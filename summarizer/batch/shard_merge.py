@@ -16,9 +16,9 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import stat
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +65,12 @@ class _Line:
 
 # What must be the same in every shard: the ledger's run field and a line's, by name.
 _RECIPE = ("model", "prompt", "prompt sha256", "schema version")
+# What a ledger's runs sum, and more of any of them (tokens, USD) than a run spends.
+_USAGE = ("prompt_tokens", "completion_tokens", "total_tokens")
+_ATTEMPTS = ("responses", "reasks", "transport_retries", "rate_limited")
+_MOST = 10**15
+# The longest line read: a summary is KBs; one over this is not a batch result.
+_MAX_LINE = 64 * 1024 * 1024
 
 
 def merge_outputs(
@@ -94,7 +100,9 @@ def merge_outputs(
                     f"{target} exists; merge writes a new file: remove it or replace "
                     "it (overwrite, --force)"
                 )
-        files = [stack.enter_context(_open_shard(path)) for path in inputs]
+        files = [stack.enter_context(_open_regular(path, "shard output")) for path in inputs]
+        for path in inputs:
+            _check_not_being_written(path)
         recipe: dict[str, tuple[str, str]] = {}
         chosen: dict[str, _Line] = {}
         lines = [0] * len(inputs)
@@ -132,14 +140,6 @@ def _check_paths(inputs: list[Path], out: Path) -> None:
                 f"the output file (out, -o) {out} is one of the shards being merged or "
                 "their ledgers; choose another output file"
             )
-
-
-@contextlib.contextmanager
-def _open_shard(path: Path) -> Iterator[IO[bytes]]:
-    """The shard's file, read-only, after checking no batch is writing it."""
-    with _open_regular(path, "shard output") as f:
-        _check_not_being_written(path)
-        yield f
 
 
 def _open_regular(path: Path, what: str) -> IO[bytes]:
@@ -184,8 +184,10 @@ def _index_lines(
     """Each line's id, place, status and recipe; raises on a line that is not a
     batch result. Lines end in ``\\n`` only (as the batch writes them)."""
     offset = 0
-    for n, raw in enumerate(f, 1):
+    for n, raw in enumerate(iter(lambda: f.readline(_MAX_LINE + 1), b""), 1):
         where = f"{path}: line {n}"
+        if len(raw) > _MAX_LINE:
+            raise DatasetError(f"{where} is over {_MAX_LINE >> 20} MB; not a batch output")
         if raw.strip():
             try:
                 row = json.loads(raw.decode("utf-8"))
@@ -226,13 +228,8 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _run_recipe(run: dict[str, Any]) -> dict[str, str]:
-    found = {
-        "model": run.get("model"),
-        "prompt": run.get("prompt"),
-        "prompt sha256": run.get("prompt_sha256"),
-        "schema version": run.get("schema_version"),
-    }
-    return {k: str(v) for k, v in found.items() if v is not None}
+    keys = zip(_RECIPE, ("model", "prompt", "prompt_sha256", "schema_version"), strict=True)
+    return {what: str(run[key]) for what, key in keys if run.get(key) is not None}
 
 
 def _agree(recipe: dict[str, tuple[str, str]], found: dict[str, str], where: str) -> None:
@@ -250,11 +247,9 @@ def _agree(recipe: dict[str, tuple[str, str]], found: dict[str, str], where: str
 
 
 def _read_runs(
-    inputs: list[Path],
-    lines: list[int],
-    chosen: dict[str, _Line],
+    inputs: list[Path], lines: list[int], chosen: dict[str, _Line],
     recipe: dict[str, tuple[str, str]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
     """Every run of every shard's ledger, once each, and one entry per input."""
     runs: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -294,16 +289,32 @@ def _ledger_runs(ledger: Path, path: Path) -> list[dict[str, Any]]:
         raise DatasetError(f"{ledger}: not a batch ledger ({type(e).__name__})") from None
     if not isinstance(entries, list) or not all(isinstance(r, dict) for r in entries):
         raise DatasetError(f"{ledger}: not a batch ledger (its runs are not a list of runs)")
+    for number, run in enumerate(entries, 1):
+        if problem := _unfit(run):
+            raise DatasetError(f"{ledger}: run {number}'s {problem}; not a batch ledger (edited?)")
     return entries
 
 
+def _unfit(run: dict[str, Any]) -> str | None:
+    """What keeps a run out of the sums: a figure that is not a count or a cost a run
+    can have (a string, negative, NaN, infinite, absurd: an edit, not a run)."""
+    figures: list[tuple[str, Any, type]] = [("cost_usd", run.get("cost_usd"), float)]
+    for group, keys in (("usage", _USAGE), ("attempts", _ATTEMPTS)):
+        values = run.get(group, {})
+        if not isinstance(values, dict):
+            return f"{group} is {values!r:.40}, not counts"
+        figures += [(f"{group}.{k}", values.get(k), int) for k in keys]
+    for name, value, kind in figures:
+        number = isinstance(value, kind | int) and not isinstance(value, bool)
+        if value is not None and not (number and 0 <= value <= _MOST):  # NaN: False
+            return f"{name} is {value!r:.40}, not a {'cost' if kind is float else 'count'}"
+    return None
+
+
 def _result(
-    out: Path,
-    chosen: dict[str, _Line],
-    duplicates: int,
-    runs: list[dict[str, Any]],
+    out: Path, chosen: dict[str, _Line], duplicates: int, runs: list[dict[str, Any]],
     listing: list[dict[str, Any]],
-) -> MergeResult:
+) -> MergeResult:  # fmt: skip
     ok = sum(line.ok for line in chosen.values())
     costs = [r.get("cost_usd") for r in runs]
     specs = sorted({s for entry in listing for s in entry["shards"]} - {"all"})
@@ -313,17 +324,11 @@ def _result(
         n = int(counts.pop())
         missing = [f"{k}/{n}" for k in range(1, n + 1) if f"{k}/{n}" not in specs]
     return MergeResult(
-        out=out,
-        articles=len(chosen),
-        ok=ok,
-        failed=len(chosen) - ok,
-        duplicates=duplicates,
-        runs=len(runs),
-        total_tokens=sum(_number(r, "usage", "total_tokens") for r in runs),
+        out=out, articles=len(chosen), ok=ok, failed=len(chosen) - ok, duplicates=duplicates,
+        runs=len(runs), total_tokens=sum(_number(r, "usage", "total_tokens") for r in runs),
         cost_usd=None if None in costs else round(sum(float(c or 0) for c in costs), 6),
-        shards=specs,
-        missing=missing,
-    )
+        shards=specs, missing=missing,
+    )  # fmt: skip
 
 
 def _number(run: dict[str, Any], group: str, key: str) -> int:
@@ -336,8 +341,6 @@ def _ledger(
 ) -> dict[str, Any]:
     """The batch ledger's shape (a batch resuming into the output goes on with it),
     plus ``merged``: the inputs, the shards and the sums of their runs."""
-    usage = ("prompt_tokens", "completion_tokens", "total_tokens")
-    attempts = ("responses", "reasks", "transport_retries", "rate_limited")
     return {
         "total": {
             "runs": result.runs,
@@ -351,9 +354,9 @@ def _ledger(
             "inputs": listing,
             "articles": {"total": result.articles, "ok": result.ok, "failed": result.failed},
             "duplicates": result.duplicates,
-            "usage": {k: sum(_number(r, "usage", k) for r in runs) for k in usage},
+            "usage": {k: sum(_number(r, "usage", k) for r in runs) for k in _USAGE},
             "cost_usd": result.cost_usd,
-            "attempts": {k: sum(_number(r, "attempts", k) for r in runs) for k in attempts},
+            "attempts": {k: sum(_number(r, "attempts", k) for r in runs) for k in _ATTEMPTS},
         },
         "runs": runs,
     }
@@ -378,8 +381,9 @@ def _write_whole(path: Path, write: Any) -> None:
     """``write(file)`` into a temporary file beside ``path``, synced, then renamed over
     it (over the file a symbolic link points to), so ``path`` is whole at every moment."""
     real = Path(os.path.realpath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
+    tmp = str(real.with_name(f".{real.name}.{secrets.token_hex(6)}.tmp"))
+    try:  # not mkstemp: its files are 0600, and a merged output is as readable as a batch's
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except OSError as e:
         raise ConfigurationError(f"{path}: cannot be written ({e.strerror})") from None
     try:

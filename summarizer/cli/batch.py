@@ -178,6 +178,8 @@ def batch(
         use_cache=not no_cache, language=language,
     )  # fmt: skip
     price_table = load_prices(prices)
+    if batch_api is not None:  # a model the Batch API cannot run: said before anything else
+        batch_api.check(backend_for(settings))
     # Refused at once if another batch writes `out`, before the inputs are read (URLs
     # are fetched then); run_batch takes the same lock again, as a no-op.
     with OutputLock(out):

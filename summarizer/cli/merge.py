@@ -45,8 +45,9 @@ def merge(
     errors) the one in the shard given first wins. The ledger sums every shard's runs
     (tokens, cost, counts) and lists the shards. Shards made with another model, prompt
     or schema version are refused (exit 64); a missing or malformed shard or ledger
-    stops the merge with one line (exit 11 or 15). Exit 0 once written, even when some
-    articles failed (the summary line says how many).
+    (an edited one too: a negative, NaN or absurd figure) stops the merge with one
+    line (exit 11 or 15). Exit 0 once written, even when some articles failed or a
+    shard of N is not among the inputs (both said on stderr, and in the ledger).
     """
     from summarizer.batch.shards import merge_outputs
 

@@ -9,6 +9,7 @@ See :mod:`summarizer.batch.openai_batch.engine` for the order the steps run in,
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -18,9 +19,17 @@ from typing import Any
 from summarizer.backends.openai_batch import BatchAPI, request_line
 from summarizer.batch.ledger import Recorder
 from summarizer.batch.openai_batch.articles import Article, Send, Unit
-from summarizer.batch.openai_batch.manifest import NAME_KEY, TERMINAL, Entry, Manifest, custom_id
+from summarizer.batch.openai_batch.manifest import (
+    ID,
+    NAME_KEY,
+    STATUSES,
+    TERMINAL,
+    Entry,
+    Manifest,
+    custom_id,
+)
 from summarizer.batch.openai_batch.results import Tally, outcomes
-from summarizer.errors import ProviderError
+from summarizer.errors import ConfigurationError, MalformedAnswerError, ProviderError
 
 _LOG = logging.getLogger("summarizer.batch.openai_batch")
 #: A request to send: custom_id, what it maps back to, its line, its call.
@@ -54,6 +63,14 @@ class Limits:
     #: Consecutive failures to download a finished batch's file before giving up
     #: (a 403 or 5xx on a download is retried at the next poll).
     downloads: int = 5
+    #: The most a result line may take (None: ``max_answer_bytes``); a result file over
+    #: that times its batch's requests (and 4 KB of envelope each) is not read.
+    answer_bytes: int | None = None
+    #: Seconds after its creation by which a batch must have ended: twice the 24 h
+    #: completion window, after which the provider should have expired it.
+    deadline_s: float = 48 * 3600
+    #: Seconds a batch this run asked to cancel has to end (OpenAI: up to 10 minutes).
+    cancel_s: float = 3600
 
 
 class Job:
@@ -72,6 +89,8 @@ class Job:
         self.articles: dict[str, Article] = {}  # those without a line yet, in input order
         self.token = secrets.token_hex(4)  # names this run's batches
         self._download_failures: dict[str, int] = {}
+        self._odd: set[str] = set()  # batches whose status is not in the spec (said once)
+        self._asked: dict[str, float] = {}  # batch id -> when this run asked to cancel it
 
     # -- articles --------------------------------------------------------------------
 
@@ -174,9 +193,9 @@ class Job:
         self.stats.batches_created += 1
 
     def _attach(self, entry: Entry, batch: dict[str, Any]) -> None:
+        self._update(entry, batch)
         entry.batch_id, entry.state = str(batch["id"]), "created"
         entry.input_file_id = str(batch.get("input_file_id") or entry.input_file_id)
-        self._update(entry, batch)
         self.manifest.save()
 
     def resolve(self, *, create: bool) -> None:
@@ -213,6 +232,7 @@ class Job:
             if entry.status not in TERMINAL and entry.batch_id:
                 self._update(entry, self.api.cancel(entry.batch_id))
                 entry.cancel_requested = True
+                self._asked[entry.batch_id] = time.time()
                 self.stats.batches_cancelled += 1
                 self.manifest.save()
         self._publish()
@@ -228,6 +248,7 @@ class Job:
                 if entry.status != before:
                     _LOG.info("batch %s: %s", entry.batch_id, entry.status)
                     self.manifest.save()
+                self._check_running(entry)
             if entry.status in TERMINAL:
                 self._finish(entry)
         return not self.open()
@@ -239,9 +260,13 @@ class Job:
             _LOG.warning("summarizer: batch %s failed: %s; its %d requests go into the next "
                          "round", entry.batch_id, entry.errors[0], entry.lines)  # fmt: skip
         files: dict[str, bytes] = {}
+        per_line = (self.limits.answer_bytes or self.api.settings.max_answer_bytes) + 4096
+        cap = (entry.lines + 1) * per_line
         try:
             for kind, file_id in (("output", entry.output_file_id), ("error", entry.error_file_id)):
-                files[kind] = self.api.content(file_id) if file_id else b""
+                files[kind] = self.api.content(file_id, cap) if file_id else b""
+        except MalformedAnswerError:
+            raise  # over the cap: as large again next time
         except ProviderError as e:
             failures = self._download_failures.get(entry.batch_id, 0) + 1
             self._download_failures[entry.batch_id] = failures
@@ -289,16 +314,61 @@ class Job:
                     article.admitted = True
                     self.recorder.admit(article.item)
 
+    def _check_running(self, entry: Entry) -> None:
+        """A status the spec does not name is said once (and waited on); a batch still
+        running ``deadline_s`` after its creation (``cancel_s`` after this run asked
+        to cancel it) ends the run: the provider should have ended it, and waiting
+        longer would be waiting forever."""
+        if entry.status not in STATUSES and entry.batch_id not in self._odd:
+            self._odd.add(str(entry.batch_id))
+            _LOG.warning("summarizer: batch %s has the status %r, which the Batch API does not "
+                         "name; waiting for it to end", entry.batch_id, entry.status)  # fmt: skip
+        asked = self._asked.get(str(entry.batch_id))
+        since = asked or entry.created_at or time.time()
+        age = time.time() - since
+        if asked is not None and age > self.limits.cancel_s:
+            said = f"{age / 60:.0f} min after it was asked to cancel"
+        elif asked is None and age > self.limits.deadline_s:
+            said = f"{age / 3600:.0f} h after it was created, past its 24 h completion window"
+        else:
+            return
+        raise ProviderError(
+            f"batch {entry.batch_id} is still {entry.status!r} {said}: the provider has not "
+            "ended it; --cancel cancels it (a run after that sends its requests again)",
+            provider=self.api.backend.model,
+        )
+
     def _update(self, entry: Entry, batch: dict[str, Any]) -> None:
+        """Take in the provider's batch object, once it is known to be this entry's:
+        ids that fit a file name and a request path (see ``manifest.ID``), and this
+        entry's name in its metadata where the provider keeps metadata (a manifest
+        edited or copied from another job points at another job's batch)."""
+        for key in ("id", "input_file_id", "output_file_id", "error_file_id"):
+            value = batch.get(key)
+            if value is None and key != "id":
+                continue
+            if not (isinstance(value, str) and ID.fullmatch(value)):
+                raise MalformedAnswerError(f"{self.api.where} answered with a batch whose {key} is "
+                                           f"{value!r:.60}, which is not an id")  # fmt: skip
+        metadata = batch.get("metadata")
+        named = metadata.get(NAME_KEY) if isinstance(metadata, dict) else None
+        if named is not None and named != entry.name:
+            raise ConfigurationError(
+                f"{self.manifest.path}: batch {batch['id']} is {named!r} at the provider, not "
+                f"{entry.name!r}: the manifest was edited or copied from another job; move it "
+                "away (or restore it) and run again"
+            )
         entry.status = str(batch.get("status"))
         entry.output_file_id = batch.get("output_file_id") or entry.output_file_id
         entry.error_file_id = batch.get("error_file_id") or entry.error_file_id
         entry.request_counts = batch.get("request_counts") or entry.request_counts
-        entry.created_at = batch.get("created_at") or entry.created_at
+        entry.created_at = _time(batch.get("created_at")) or entry.created_at
         for key in ("completed_at", "failed_at", "expired_at", "cancelled_at"):
-            entry.finished_at = batch.get(key) or entry.finished_at
-        errors = (batch.get("errors") or {}).get("data") or []
-        entry.errors = [f"{e.get('code')}: {e.get('message')}" for e in errors[:5]]
+            entry.finished_at = _time(batch.get(key)) or entry.finished_at
+        errors = batch.get("errors")
+        data = errors.get("data") if isinstance(errors, dict) else None
+        found = [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+        entry.errors = [f"{e.get('code')}: {e.get('message')}" for e in found[:5]]
 
     def _publish(self) -> None:
         self.on_stats(self.stats)
@@ -306,3 +376,9 @@ class Job:
 
 def _needs(unit: Unit) -> bool:
     return unit.needs_request()
+
+
+def _time(value: Any) -> int | None:
+    """A Unix time from the provider, or None for anything else."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return int(value) if number and math.isfinite(value) else None

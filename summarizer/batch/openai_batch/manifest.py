@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,22 @@ from summarizer.errors import ConfigurationError
 VERSION = 1
 #: Statuses after which a batch changes no more.
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+#: Every status the Batch API names.
+STATUSES = TERMINAL | {"validating", "in_progress", "finalizing", "cancelling"}
 #: Metadata key that names our batch at the provider.
 NAME_KEY = "summarizer_batch"
+
+
+#: What a provider's batch and file ids look like: they name kept files and go into
+#: request paths, so one with a slash or a dot segment is refused, not used.
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}", re.ASCII)
+
+
+def _check_ids(entry: Entry) -> None:
+    for key in ("name", "batch_id", "input_file_id", "output_file_id", "error_file_id"):
+        value = getattr(entry, key)
+        if value is not None and not (isinstance(value, str) and ID.fullmatch(value)):
+            raise ValueError(f"batch {entry.name!r:.80}: {key} {value!r:.80} is not an id")
 
 
 def manifest_path(out: Path) -> Path:
@@ -116,11 +131,15 @@ class Manifest:
                 raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
             manifest.entries = [Entry(**e) for e in data["batches"]]
             for entry in manifest.entries:
-                for where in entry.requests.values():
+                _check_ids(entry)
+                for cid, where in entry.requests.items():
                     item_id, generation, unit, attempt = where
                     if not (isinstance(item_id, str) and isinstance(unit, str)
                             and type(generation) is int and type(attempt) is int):  # fmt: skip
                         raise ValueError(f"batch {entry.name}: a request maps to {where!r}")
+                    mine = custom_id(item_id, generation, unit, attempt, 0)[:-1]  # "...-t"
+                    if not (cid.startswith(mine) and cid[len(mine) :].isdigit()):
+                        raise ValueError(f"batch {entry.name}: {cid} is not the request of {where}")
             manifest.generations = {str(k): int(v) for k, v in data["generations"].items()}
             made_for = data["identity"]
         except (KeyError, TypeError, ValueError, AttributeError) as e:
