@@ -403,10 +403,13 @@ def _broken(*_: Any, **__: Any) -> Any:
 def test_the_gate_decides_even_if_the_table_cannot_be_printed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drop: bool
 ) -> None:
+    import summarizer.cli.eval_table
     import summarizer.evals.report
 
     baseline, report = _report(tmp_path), tmp_path / "r.json"
+    # Both ways the table is drawn: rich (a terminal) and without it (a pipe, as here).
     monkeypatch.setattr(summarizer.evals.report, "print_table", _broken)
+    monkeypatch.setattr(summarizer.cli.eval_table, "print_plain_table", _broken)
     data = _dataset(tmp_path / "data")
     cands = tmp_path / "cands"
     shutil.copytree(data / "golden", cands)
