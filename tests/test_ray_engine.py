@@ -29,7 +29,6 @@ import pytest
 from typer.testing import CliRunner
 
 from summarizer.batch import BatchItem, BatchOptions, run_batch
-from summarizer.batch.ledger import ledger_path
 from summarizer.batch.pricing import Price
 from summarizer.batch.ray_engine import RaySession, run_ray_batch, shard_folder, start_ray
 from summarizer.batch.shards import shard_of
@@ -39,8 +38,22 @@ from summarizer.settings import Settings
 from tests.conftest import DATASET, ROOT
 from tests.fakeserver import FakeOpenAI, Reply, completion, summary_reply
 from tests.test_cli import cli_env
+from tests.test_shards import _ledger
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """12 articles of evals/wikinews and an empty one (an error line), as test_shards."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in ARTICLES:
+        shutil.copy(path, folder)
+    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
+    return folder
+
+
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="needs the [ray] extra")
 ARTICLES = sorted((DATASET / "articles").glob("*.txt"))[:12]
@@ -86,21 +99,6 @@ def _summaries(path: Path) -> dict[str, Any]:
         for r in _rows(path)
         if r["status"] == "ok"
     }
-
-
-def _ledger(out: Path) -> dict[str, Any]:
-    return json.loads(ledger_path(out).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    """12 articles of evals/wikinews and an empty one (an error line)."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for path in ARTICLES:
-        shutil.copy(path, folder)
-    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
-    return folder
 
 
 # -- the proof: 2 shards on Ray = one run ------------------------------------------------

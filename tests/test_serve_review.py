@@ -27,7 +27,6 @@ import shutil
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,63 +35,26 @@ import pytest
 from typer.testing import CliRunner
 
 from summarizer.cli import app as cli
-from summarizer.serve.app import create_app
-from summarizer.serve.auth import KeyRing, add_key
+from summarizer.serve.auth import add_key
 from summarizer.serve.config import ServeConfig
 from summarizer.serve.errors import ServeError
 from summarizer.serve.jobs_requests import parse_articles
 from summarizer.serve.summaries import SummaryRequest
 from tests.conftest import ROOT, SEED
 
+# The job tests' app-and-client helpers, not copies of them.
+from tests.test_serve_jobs import error_of, finished, jobs_dir, serving
+
 runner = CliRunner()
 SEED_TEXT = SEED.read_text(encoding="utf-8")
-FINAL = {"finished", "cancelled", "failed"}
 NDJSON = "application/x-ndjson"
 
 
 @pytest.fixture
 def keys(tmp_path: Path) -> tuple[Path, str, str]:
-    """A keys file with alice's and bob's keys, and those keys."""
+    """A keys file with alice's and bob's keys, and those keys (as test_serve_jobs)."""
     path = tmp_path / "keys.toml"
     return path, add_key(path, "alice"), add_key(path, "bob")
-
-
-@asynccontextmanager
-async def serving(keys: tuple[Path, str, str], **config: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a fresh app (``config``: ServeConfig fields), sending alice's key."""
-    app = create_app(ServeConfig(keys=KeyRing.load(keys[0]), **config))
-    transport = httpx.ASGITransport(app=app)
-    headers = {"authorization": f"Bearer {keys[1]}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://serve.test",
-                                 headers=headers, timeout=30) as client:  # fmt: skip
-        client.app = app  # type: ignore[attr-defined]
-        try:
-            yield client
-        finally:
-            await app.state.service.aclose()
-
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    """The error object, after checking it is the one shape and no traceback."""
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"type", "message", "exit_code"}
-    assert "Traceback" not in response.text
-    return body["error"]  # type: ignore[no-any-return]
-
-
-async def finished(client: httpx.AsyncClient, job_id: str, timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        doc: dict[str, Any] = (await client.get(f"/v1/jobs/{job_id}")).json()
-        if doc["status"] in FINAL:
-            return doc
-        assert time.monotonic() < deadline, f"job {job_id} still {doc['status']}"
-        await asyncio.sleep(0.05)
-
-
-def jobs_dir(tmp_path: Path) -> Path:
-    return tmp_path / "answer-cache" / "jobs"  # SUMMARIZER_CACHE_DIR (conftest) / jobs
 
 
 async def one_job(client: httpx.AsyncClient, text: str = SEED_TEXT, **headers: str) -> str:
