@@ -77,6 +77,23 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (the server's workers), from /proc."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and its live children: the server and its workers."""
+    return proc_cpu(pid) + sum(proc_cpu(k) for k in children(pid))
+
+
+def tree_rss_kb(pid: int) -> int:
+    return vm_rss_kb(pid) + sum(vm_rss_kb(k) for k in children(pid))
+
+
 def machine_busy() -> float:
     """CPU seconds all processes of the machine have used (/proc/stat, all CPUs)."""
     parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -238,7 +255,7 @@ class Serve:
     goes to a file, which also names the port."""
 
     def __init__(self, code: Path, env: dict[str, str], work: Path, model_url: str,
-                 max_inflight: int, max_queue: int) -> None:  # fmt: skip
+                 max_inflight: int, max_queue: int, workers: int) -> None:  # fmt: skip
         keys = work / "keys.toml"
         made = subprocess.run(
             [sys.executable, "-m", "summarizer", "keys", "add", "bench", "--keys", str(keys)],
@@ -250,6 +267,7 @@ class Serve:
             sys.executable, "-m", "summarizer", "serve", "--port", "0", "--keys", str(keys),
             "--model", "bench", "--base-url", model_url,
             "--max-inflight", str(max_inflight), "--max-queue", str(max_queue),
+            "--workers", str(workers),
         ]  # fmt: skip
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(self.command, cwd=code, env=env,
@@ -318,10 +336,12 @@ async def run_server_phase(serve: Serve, fake: bench.Server, articles: Articles,
     server's own counts of what it answered."""
     before = await server_counts(serve.port, serve.key)
     fake.reset()
-    cpu = (proc_cpu(serve.proc.pid), proc_cpu(fake.proc.pid), self_cpu(), machine_busy())
+    cpu = (tree_cpu(serve.proc.pid), proc_cpu(fake.proc.pid), self_cpu(), machine_busy(),
+           proc_cpu(serve.proc.pid))  # fmt: skip
     tally = await load(serve.port, serve.key, articles, tag, clients, **kw)
-    used = [b - a for a, b in zip(cpu, (proc_cpu(serve.proc.pid), proc_cpu(fake.proc.pid),
-                                         self_cpu(), machine_busy()), strict=True)]  # fmt: skip
+    used = [b - a for a, b in zip(cpu, (tree_cpu(serve.proc.pid), proc_cpu(fake.proc.pid),
+                                         self_cpu(), machine_busy(), proc_cpu(serve.proc.pid)),
+                                  strict=True)]  # fmt: skip
     after = await server_counts(serve.port, serve.key)
     stats = fake.stats()
     ok = tally.statuses[200]
@@ -330,6 +350,7 @@ async def run_server_phase(serve: Serve, fake: bench.Server, articles: Articles,
         "model_busy_s": stats.get("busy_s"), "unknown_article": stats.get("unknown_article", 0),
         "server_counted": {k: after.get(k, 0) - before.get(k, 0) for k in after},
         "server_cpu_ms_per_request": round(used[0] / max(1, tally.sent) * 1000, 2),
+        "front_cpu_ms_per_request": round(used[4] / max(1, tally.sent) * 1000, 2),
         "fake_model_cpu_ms_per_request": round(used[1] / max(1, tally.sent) * 1000, 2),
         "load_cpu_ms_per_request": round(used[2] / max(1, tally.sent) * 1000, 2),
         "other_processes_cpu_s": round(used[3] - sum(used[:3]), 2),
@@ -355,7 +376,7 @@ async def soak(serve: Serve, fake: bench.Server, articles: Articles, clients: in
 
     async def sample() -> None:
         while True:
-            samples.append((time.monotonic() - t0, vm_rss_kb(serve.proc.pid)))
+            samples.append((time.monotonic() - t0, tree_rss_kb(serve.proc.pid)))
             await asyncio.sleep(1.0)
 
     sampler = asyncio.ensure_future(sample())
@@ -473,6 +494,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="throughput runs of each")
     parser.add_argument("--max-inflight", type=int, default=50)
     parser.add_argument("--max-queue", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2, help="the server's --workers")
     parser.add_argument("--overload-s", type=float, default=60.0)
     parser.add_argument("--soak-s", type=float, default=180.0)
     parser.add_argument("--soak-first-s", type=float, default=60.0, help="RSS baseline at")
@@ -491,7 +513,7 @@ def main() -> None:
         "command": shlex.join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
         "machine": machine(code),
         "config": {k: getattr(args, k) for k in ("articles", "clients", "latency", "repeats",
-                   "max_inflight", "max_queue", "overload_s", "soak_s", "soak_first_s",
+                   "max_inflight", "max_queue", "workers", "overload_s", "soak_s", "soak_first_s",
                    "quick")},
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -500,7 +522,9 @@ def main() -> None:
         serve = None
         try:
             serve_env = {**env, "SUMMARIZER_CACHE_DIR": str(work / "serve-cache")}
-            serve = Serve(code, serve_env, work, fake.url, args.max_inflight, args.max_queue)
+            serve = Serve(
+                code, serve_env, work, fake.url, args.max_inflight, args.max_queue, args.workers
+            )
             results["serve_command"] = shlex.join(serve.command[3:]).replace(str(work), "$TMP")
             results.update(asyncio.run(phases(args, code, env, work, fake, serve)))
         finally:
@@ -541,7 +565,7 @@ def markdown(r: dict[str, Any]) -> str:
         "Answers per second of the model's busy span (first request to last answer, the "
         "same measure for both); the batch's whole command, start-up included, beside it.", "",
         "| run | batch answers/s | batch command answers/s | batch CPU ms/article | server "
-        "answers/s | server p50 / p99 ms | CPU ms/request: server, fake model, load | "
+        "answers/s | server p50 / p99 ms | CPU ms/request: server (its front), fake model, load | "
         "other processes' CPU s, batch / server |", "|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for i, (b, s) in enumerate(zip(tp["batch_runs"], tp["server_runs"], strict=True), 1):
@@ -549,14 +573,22 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {i} | {b['throughput_rps']} | {b['command_throughput_rps']} | "
             f"{b['batch_cpu_ms_per_article']} | {s.get('throughput_rps')} | "
             f"{s['latency_ms']['p50']} / {s['latency_ms']['p99']} | "
-            f"{s['server_cpu_ms_per_request']}, {s['fake_model_cpu_ms_per_request']}, "
+            f"{s['server_cpu_ms_per_request']} ({s['front_cpu_ms_per_request']}), "
+            f"{s['fake_model_cpu_ms_per_request']}, "
             f"{s['load_cpu_ms_per_request']} | {b['other_processes_cpu_s']} / "
             f"{s['other_processes_cpu_s']} |"
         )
     lat = tp["latency_ms"]
     cpu = statistics.median(s["server_cpu_ms_per_request"] for s in tp["server_runs"])
+    front = statistics.median(s["front_cpu_ms_per_request"] for s in tp["server_runs"])
     lines += [
-        "", f"The server is one process: at its median {cpu} ms of CPU per answer, one "
+        "", f"The server ran `--workers {c['workers']}`: a median {cpu} ms of CPU per answer "
+        f"in all, {front} ms of it in the front process (HTTP, keys, limits, metrics), the "
+        "rest in the worker processes (the library: request, parse, grounding). On "
+        f"{os.cpu_count()} cores shared with the fake model and the load, "
+        f"{1000 / cpu * (os.cpu_count() or 1):.0f} answers/s is the most that CPU allows."
+        if c.get("workers", 1) > 1 else
+        f"The server is one process: at its median {cpu} ms of CPU per answer, one "
         f"core can give at most {1000 / cpu:.0f} answers/s.",
         "", f"Server latency over all {tp['latency_samples']} answers: p50 {lat['p50']} ms, "
         f"p90 {lat['p90']} ms, p99 {lat['p99']} ms.", "",

@@ -517,7 +517,7 @@ def test_the_readme_error_table_has_every_row() -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--workers", "2"], "one process only"),
+        (["--workers", "2", "--model", "local"], "the embedded model generates one answer"),
         ([], "--keys FILE is required"),
         (["--max-body", "2XB"], "expected a size such as 2MB"),
         (["--max-inflight", "0"], "Invalid value"),
@@ -526,7 +526,7 @@ def test_the_readme_error_table_has_every_row() -> None:
 def test_serve_refuses_bad_options_in_one_line(
     keys: tuple[Path, str], args: list[str], fragment: str
 ) -> None:
-    with_keys = [] if not args or args[0] == "--workers" else ["--keys", str(keys[0])]
+    with_keys = [] if not args else ["--keys", str(keys[0])]
     result = runner.invoke(cli, ["serve", *with_keys, *args])
     assert result.exit_code in (2, 20), result.stderr
     assert fragment in result.stderr

@@ -54,7 +54,7 @@ from summarizer.batch.pricing import Price
 from summarizer.batch.runner import run_batch
 from summarizer.batch.scheduling import BatchOptions, split_evenly
 from summarizer.batch.shards import Shard, merge_outputs, shard_of
-from summarizer.batch.workers import _tune_gc
+from summarizer.batch.workers import tune_gc
 from summarizer.errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -194,7 +194,7 @@ def _shard_task(job: _ShardJob) -> Iterator[tuple[bytes, bytes | None, BatchStat
     this generator yields what is new every POLL_S: whole lines, the ledger (None:
     unchanged) and the totals. A cancelled task sets ``stop``, which ends the batch.
     The worker's garbage collector is tuned as a live batch's workers' are."""
-    _tune_gc()
+    tune_gc()
     with tempfile.TemporaryDirectory(prefix="summarizer-ray-") as tmp:
         out = Path(tmp) / "shard.jsonl"
         out.write_bytes(job.lines)

@@ -39,7 +39,7 @@ from summarizer.pipeline import Summarizer
 from summarizer.settings import Settings
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """Fewer garbage collections in a worker: the SDKs allocate many short-lived
     objects per request, and with the default thresholds the collector took about a
     quarter of a worker's CPU (measured). Objects inherited from the parent are
@@ -51,7 +51,7 @@ def _tune_gc() -> None:
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Have the kernel kill this process when the parent dies (Linux); elsewhere the
     pipe's end of file says so (see ``readable`` below)."""
     if sys.platform.startswith("linux"):
@@ -87,13 +87,13 @@ def _worker_main(
     included) and ``close_inherited`` lets go of the parent's other files: kept open
     here, they would hide the parent's death from the other workers and keep the
     output locked."""
-    _die_with_parent(parent)
+    die_with_parent(parent)
     for end in inherited:
         end.close()
     if close_inherited is not None:
         close_inherited()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    _tune_gc()
+    tune_gc()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -56,7 +56,8 @@ def serve(
     allow_url: Annotated[bool, typer.Option("--allow-url", envvar=_env("ALLOW_URL"),
                          help="Fetch url inputs (public addresses only).")] = False,
     workers: Annotated[int, typer.Option(min=1, envvar=_env("WORKERS"),
-                       help="Processes; only 1 (limits and metrics are per process).")] = 1,
+                       help="Processes that summarize; beyond 1, this one keeps the keys, "
+                       "limits, metrics and jobs and hands the summaries out.")] = 1,
     grace: Annotated[int, typer.Option(min=0, envvar=_env("GRACE"),
                      help="Seconds summaries in flight get to finish after SIGTERM.")] = 30,
     max_job_body: Annotated[str, typer.Option(metavar="<size>", envvar=_env("MAX_JOB_BODY"),
@@ -78,12 +79,6 @@ def serve(
                              help="Print the OpenAPI document and exit.")] = False,
 ) -> None:  # fmt: skip
     """Serve summaries over HTTP: POST /v1/summaries and /v1/jobs, with bearer keys and limits."""
-    if workers > 1:
-        raise ConfigurationError(
-            f"--workers {workers}: one process only, since --max-inflight, --max-queue and "
-            "the metrics are counted per process (N processes would admit N times the "
-            "limits); run more instances behind a load balancer instead"
-        )
     try:
         from summarizer.serve.app import create_app, openapi_document
         from summarizer.serve.run import listen, run
@@ -110,7 +105,7 @@ def serve(
         settings={k: v for k, v in (("model", model), ("base_url", base_url)) if v},
         max_job_body=parse_size(max_job_body, "--max-job-body"),
         max_job_articles=max_job_articles, job_concurrency=job_concurrency,
-        job_ttl=parse_duration(job_ttl), max_jobs_per_key=max_jobs_per_key,
+        job_ttl=parse_duration(job_ttl), max_jobs_per_key=max_jobs_per_key, workers=workers,
     )  # fmt: skip
     # The call log keeps every article and answer; a service's are its clients'.
     calllog.enable(False)
@@ -122,7 +117,8 @@ def serve(
         f"summarizer: serving on http://{shown}:{bound} (model "
         f"{app.state.service.pool.default_summarizer.backend.model}, {len(ring.entries)} key(s), "
         f"--max-inflight {max_inflight}, --max-queue {max_queue}, "
-        f"URLs {'allowed' if allow_url else 'refused'})",
+        + (f"{workers} worker processes, " if workers > 1 else "")
+        + f"URLs {'allowed' if allow_url else 'refused'})",
         err=True,
     )
     run(app, sock, grace=grace)

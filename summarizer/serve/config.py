@@ -102,8 +102,11 @@ class ServeConfig:
     job_ttl: float = DEFAULT_JOB_TTL
     jobs_dir: Path | None = None
     max_jobs_per_key: int = DEFAULT_MAX_JOBS_PER_KEY
+    workers: int = 1
 
     def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigurationError("--workers must be 1 or more")
         if self.max_inflight < 1:
             raise ConfigurationError("--max-inflight must be 1 or more")
         if self.max_queue < 0:

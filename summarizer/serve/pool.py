@@ -29,7 +29,9 @@ from typing import Any
 
 from summarizer.backends import Composer
 from summarizer.cache import ResponseCache
+from summarizer.contract import ArticleSummary
 from summarizer.errors import ConfigurationError
+from summarizer.inputs import Article
 from summarizer.pipeline import Summarizer
 from summarizer.settings import LOCAL, Settings
 
@@ -56,6 +58,30 @@ class Entry:
     def one_at_a_time(self) -> bool:
         """The embedded model: one generation per process at a time (``lock``)."""
         return self.in_thread and not isinstance(self.summarizer.backend, Composer)
+
+    def run(self, article: Article, title: str | None, language: str | None) -> ArticleSummary:
+        """Summarize in this thread (call it in a worker thread when :attr:`in_thread`)."""
+
+        def summarize() -> ArticleSummary:
+            return self.summarizer.summarize(
+                article.text, source=article.source, title=title or article.title,
+                language=language, input_meta=article.meta,
+            )  # fmt: skip
+
+        if self.one_at_a_time:
+            with self.lock:
+                return summarize()
+        return summarize()
+
+    async def arun(
+        self, article: Article, title: str | None, language: str | None
+    ) -> ArticleSummary:
+        """Summarize on the event loop: for models behind an endpoint, whose work here is
+        waiting (not for :attr:`in_thread` entries, which would stall the loop)."""
+        return await self.summarizer.asummarize(
+            article.text, source=article.source, title=title or article.title,
+            language=language, input_meta=article.meta,
+        )  # fmt: skip
 
 
 class SummarizerPool:

@@ -19,10 +19,10 @@ nothing is lost), and is saved as ``queued``; the next server started on the sam
 cache folder resumes it. New jobs are refused with 503 ``Draining``. The jobs' loops
 start once uvicorn has started, on its event loop.
 
-**One process.** The limits (``--max-inflight``, ``--max-queue``) and the metrics
-are counted in this process, so ``--workers N`` would admit N times the limits and
-show each scrape a different process's numbers; ``summarizer serve`` refuses it (see
-:mod:`summarizer.cli.serve`). Run more instances behind a load balancer instead.
+**Worker processes.** The limits (``--max-inflight``, ``--max-queue``), the metrics
+and the jobs are counted in this process; with ``--workers N`` it hands the summaries
+to N processes that only summarize (:mod:`summarizer.serve.worker_pool`), started
+with uvicorn and ended after the drain, so the counts stay one server's.
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        if self.service.jobs is not None:
-            self.service.jobs.start()
+        self.service.start()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.service.draining = True

@@ -19,7 +19,7 @@ import asyncio
 from typing import Any
 
 from summarizer.cache import ResponseCache
-from summarizer.errors import SummarizerError
+from summarizer.errors import ConfigurationError, SummarizerError
 from summarizer.prompts import list_prompts
 from summarizer.serve.config import ServeConfig
 from summarizer.serve.jobs_runner import open_jobs
@@ -28,6 +28,8 @@ from summarizer.serve.limits import Limiter
 from summarizer.serve.metrics import Metrics
 from summarizer.serve.pool import SummarizerPool
 from summarizer.serve.readiness import ModelCheck
+from summarizer.serve.worker_pool import WorkerPool
+from summarizer.settings import LOCAL, Settings
 
 
 class Service:
@@ -35,11 +37,20 @@ class Service:
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
+        if config.workers > 1 and Settings.resolve(**config.settings).model_ref.provider == LOCAL:
+            raise ConfigurationError(
+                f"--workers {config.workers}: the embedded model generates one answer at a "
+                "time and uses every core while it does, so more processes only make each "
+                "slower (and load the model N times); serve it with one"
+            )
         self.limiter = Limiter(config.max_inflight, config.max_queue)
         self.metrics = Metrics(self.limiter)
         self.cache = ResponseCache() if config.cache else None
         self.pool = SummarizerPool(config.settings, self.cache)
         self.model_check = ModelCheck(self.pool.default, self.pool.default_summarizer.backend)
+        self.workers: WorkerPool | None = None
+        if config.workers > 1:
+            self.workers = WorkerPool(config.workers, config.settings, config.cache)
         self.draining = False
         self.jobs, self.jobs_off = open_jobs(config, self.pool)
         if self.jobs is not None:
@@ -68,6 +79,10 @@ class Service:
             checks["cache"] = "ok" if self.cache.disabled is None else self.cache.disabled
         checks["model"] = self.pool.default_summarizer.backend.model
         model_ready, checks["draining"] = True, self.draining
+        if self.workers is not None:
+            running = self.workers.running
+            checks["workers"] = f"{running} of {self.workers.count} running"
+            model_ready = running > 0
         if self.model_check.name is not None:
             model_ready, said = self.model_check.last or (False, "not checked yet")
             checks[self.model_check.name] = said
@@ -86,9 +101,19 @@ class Service:
         if self.jobs is not None:
             self.jobs.checkpoint()
 
+    def start(self) -> None:
+        """Start the background work on the running loop: the jobs' loops and the
+        worker processes (which then import the library while the server starts)."""
+        if self.jobs is not None:
+            self.jobs.start()
+        if self.workers is not None:
+            self.workers.start()
+
     async def aclose(self) -> None:
         if self.jobs is not None:
             await self.jobs.aclose()
+        if self.workers is not None:
+            await self.workers.aclose()
         await self.pool.aclose()
         if self.cache is not None:
             self.cache.close()

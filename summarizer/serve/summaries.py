@@ -12,7 +12,9 @@ readers of :mod:`summarizer.inputs`), and what is here is only what a request ad
   so the endpoint stops generating for nobody;
 * methods that compute in this process (the no-model ``rules``, the baselines, the
   embedded model) run in a worker thread, so one long article does not stop the
-  server from answering everyone else (``rules`` takes about 5 s a megabyte).
+  server from answering everyone else (``rules`` takes about 5 s a megabyte);
+* with ``--workers N`` the article, once read, is summarized in a worker process
+  (:mod:`summarizer.serve.worker_pool`) and its JSON comes back ready to send.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from summarizer.serve.limits import in_thread_bounded, json_values, read_body
 from summarizer.serve.pool import Entry
 from summarizer.serve.service import Service
 from summarizer.serve.ssrf import UrlPolicy
+from summarizer.serve.worker_pool import Answer, WorkerError
 from summarizer.settings import Settings
 
 T = TypeVar("T")
@@ -144,38 +147,33 @@ def read_input(body: SummaryRequest, policy: UrlPolicy) -> Article:
 
 def _summarize_here(entry: Entry, body: SummaryRequest, policy: UrlPolicy) -> ArticleSummary:
     """The whole job in a worker thread: read, then summarize in this process."""
-    article = read_input(body, policy)
-    summarizer = entry.summarizer
-
-    def run() -> ArticleSummary:
-        return summarizer.summarize(
-            article.text, source=article.source, title=body.title or article.title,
-            language=body.language, input_meta=article.meta,
-        )  # fmt: skip
-
-    if entry.one_at_a_time:
-        with entry.lock:
-            return run()
-    return run()
+    return entry.run(read_input(body, policy), body.title, body.language)
 
 
-async def _summarize(service: Service, settings: Settings, body: SummaryRequest) -> ArticleSummary:
+async def _read(body: SummaryRequest, policy: UrlPolicy) -> Article:
+    """A text body is only decoded, here; a page is parsed and a URL fetched in a
+    thread, so that neither stalls the other requests."""
+    if body.text is not None:
+        return read_input(body, policy)
+    return await asyncio.to_thread(read_input, body, policy)
+
+
+async def _summarize(service: Service, settings: Settings, body: SummaryRequest) -> Answer:
     policy = service.config.url_policy
-    async with service.limiter.admit() as slot, service.pool.lease(settings) as entry:
-        if entry.in_thread:
-            return await in_thread_bounded(
-                slot, asyncio.to_thread(_summarize_here, entry, body, policy)
+    async with service.limiter.admit() as slot:
+        if service.workers is not None:
+            article = await _read(body, policy)
+            return await service.workers.summarize(
+                slot, settings, article, body.title, body.language
             )
-        # A text body is only decoded, here; a page is parsed and a URL
-        # fetched in a thread, so that neither stalls the other requests.
-        if body.text is not None:
-            article = read_input(body, policy)
-        else:
-            article = await asyncio.to_thread(read_input, body, policy)
-        return await entry.summarizer.asummarize(
-            article.text, source=article.source, title=body.title or article.title,
-            language=body.language, input_meta=article.meta,
-        )  # fmt: skip
+        async with service.pool.lease(settings) as entry:
+            if entry.in_thread:
+                summary = await in_thread_bounded(
+                    slot, asyncio.to_thread(_summarize_here, entry, body, policy)
+                )
+            else:
+                summary = await entry.arun(await _read(body, policy), body.title, body.language)
+    return Answer(summary.model_dump_json().encode(), summary.meta)
 
 
 class _ClientGone(Exception):
@@ -236,13 +234,14 @@ async def create_summary(request: Request) -> Response:
         raise url_refused()
     try:
         settings = service.pool.settings_for(body.model, body.prompt, body.strict)
-        summary = await _answer(
-            request, service.config.timeout, _summarize(service, settings, body)
-        )
+        answer = await _answer(request, service.config.timeout, _summarize(service, settings, body))
     except _ClientGone:
         return Response(status_code=499)  # nginx's "client closed request": for the log
     except SummarizerError as e:
         service.metrics.summary(e.meta)
         raise from_library(e) from None
-    service.metrics.summary(summary.meta)
-    return Response(summary.model_dump_json(), media_type="application/json")
+    except WorkerError as e:
+        service.metrics.summary(e.meta)
+        raise
+    service.metrics.summary(answer.meta)
+    return Response(answer.json, media_type="application/json")
