@@ -437,7 +437,7 @@ class Summarizer:
 
     def _store(self, key: str | None, summary: ArticleSummary) -> ArticleSummary:
         if key is not None and self.cache is not None:
-            self.cache.put(key, summary.model_dump(mode="json"))
+            self.cache.put_json(key, summary.model_dump_json())
             summary.meta["cache"] = {"hit": False, "key": key}
         return summary
 
