@@ -25,6 +25,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -200,7 +201,7 @@ def _stems(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in words if w not in _STOP and len(w) > 1)
 
 
-def dice(a: set[str], b: set[str]) -> float:
+def dice(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     if not a or not b:
         return 0.0
     return 2 * len(a & b) / (len(a) + len(b))
@@ -215,6 +216,14 @@ def span_overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> float:
             if inter > 0:
                 best = max(best, inter / min(e1 - s1, e2 - s2))
     return best
+
+
+@functools.lru_cache(maxsize=4096)
+def _lexical_keys(names: tuple[str, ...]) -> frozenset[str]:
+    """:meth:`ActorNames.lexical_keys` of an actor with these names. Kept per names:
+    the scorer compares every golden actor with every candidate one, and asked for the
+    same actor's keys once per pair (issue #11)."""
+    return frozenset(" ".join(sorted(stems(n))) or name_key(n, None) for n in names) - {""}
 
 
 class ActorNames:
@@ -302,21 +311,19 @@ class ActorNames:
         """The scorer's keys for an actor's names: sorted content-word stems, so
         "Putin, Vladimir" and "Vladimir Putin" agree; a name made only of stop words
         ("the i", a newspaper) is compared as written."""
-        return {
-            " ".join(sorted(stems(n))) or name_key(n, None) for n in ActorNames.names(actor)
-        } - {""}
+        return set(_lexical_keys(ActorNames.names(actor)))
 
     @staticmethod
     def similarity(a: Actor, b: Actor) -> float:
         """The scorer: 1.0 for a shared name or alias; else overlap of name words
         (0.8 when one name's words are all in the other's, "Trump" in "Donald Trump";
         0.8 x their Dice overlap otherwise), the best over all name pairs."""
-        if ActorNames.lexical_keys(a) & ActorNames.lexical_keys(b):
+        if _lexical_keys(ActorNames.names(a)) & _lexical_keys(ActorNames.names(b)):
             return 1.0
         best = 0.0
         for an in ActorNames.names(a):
             for bn in ActorNames.names(b):
-                x, y = stems(an), stems(bn)
+                x, y = _stems(an), _stems(bn)  # the kept sets, not copies: only read
                 contained = bool(x and y) and (x <= y or y <= x)
                 best = max(best, 0.8 if contained else 0.8 * dice(x, y))
         return best

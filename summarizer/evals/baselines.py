@@ -15,22 +15,22 @@ Summaries are cached under the method's code version like model answers.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from summarizer._version import __version__
-from summarizer.cache import ResponseCache, cache_key
 from summarizer.contract import SCHEMA_VERSION, ArticleSummary, contract_warnings
 from summarizer.errors import ConfigurationError
 from summarizer.evals.goldens import GoldenCase, article_text
 from summarizer.evals.runs import write_candidate
-from summarizer.extractive import code_version
 from summarizer.extractive.methods import BASELINES, METHOD_SECTIONS
 from summarizer.grounding import ground_composed
 from summarizer.redact import one_line
+
+if TYPE_CHECKING:
+    from summarizer.cache import ResponseCache
 
 #: The baseline every report shows as the floor.
 FLOOR = "lead"
@@ -54,16 +54,8 @@ def baseline_summary(
 ) -> ArticleSummary:
     """``text`` summarized by the no-model method ``name``, checked like a model's answer."""
     check_method(name)
-    key = cache_key(
-        {
-            "baseline": name,
-            "code": code_version(),
-            "article_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            "title": title,
-            "schema_version": SCHEMA_VERSION,
-        }
-    )
-    if cache is not None and (hit := cache.get(key)) is not None:
+    key = None if cache is None else _cache_key(name, text, title)
+    if cache is not None and key is not None and (hit := cache.get(key)) is not None:
         summary = ArticleSummary.model_validate(hit)
         summary.meta["source"] = source
         summary.meta["cache"] = {"hit": True, "key": key}
@@ -80,10 +72,30 @@ def baseline_summary(
         "grounding": report.as_meta(),
         "warnings": contract_warnings(summary),
     }
-    if cache is not None:
+    if cache is not None and key is not None:
         cache.put(key, summary.model_dump(mode="json"))
         summary.meta["cache"] = {"hit": False, "key": key}
     return summary
+
+
+def _cache_key(name: str, text: str, title: str | None) -> str:
+    """The cache key of method ``name``'s summary of ``text``, made only when there is
+    a cache: it reads and hashes every source file of the method, which the lead floor
+    that ``eval score`` computes on every run, uncached, has no use for (issue #11)."""
+    import hashlib
+
+    from summarizer.cache import cache_key
+    from summarizer.extractive import code_version
+
+    return cache_key(
+        {
+            "baseline": name,
+            "code": code_version(),
+            "article_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "title": title,
+            "schema_version": SCHEMA_VERSION,
+        }
+    )
 
 
 def write_baseline(

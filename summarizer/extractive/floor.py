@@ -137,8 +137,16 @@ def runs(sentence: Sentence) -> Iterator[Run]:
 
 def _mentions(name: str, text: str) -> re.Match[str] | None:
     """Where ``name`` occurs in ``text`` as whole words (line breaks between words
-    allowed: sentences copied from a page keep them)."""
-    pattern = r"\s+".join(re.escape(w) for w in name.split())
+    allowed: sentences copied from a page keep them).
+
+    A name with a word that is nowhere in ``text`` cannot match, and is told so
+    without compiling a pattern for it: most names are in few sentences, and the lead
+    floor asks of every name and sentence (``eval score`` computes it on every run,
+    issue #11)."""
+    words = name.split()
+    if not all(word in text for word in words):
+        return None
+    pattern = r"\s+".join(re.escape(w) for w in words)
     return re.search(rf"(?<![\w.]){pattern}(?!\w)", text)
 
 

@@ -4,6 +4,10 @@
 summary and the plain surface rules of :mod:`summarizer.extractive.floor` for the
 rest. ``textrank`` differs only in how it picks key points (centrality), so the pair
 shows what choosing sentences well is worth on its own.
+
+The rules of the offline default (``rules``: actors, commitments, open questions) are
+imported when that method runs: ``eval score`` computes the ``lead`` floor on every
+run and has no use for them (about 5 ms of its start-up, issue #11).
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from summarizer.contract.models import ArticleSummary, KeySummary
-from summarizer.extractive.actors import find_actors
-from summarizer.extractive.commitments import find_commitments
 from summarizer.extractive.floor import (
     capitalized_actors,
     hedged_questions,
@@ -21,7 +23,6 @@ from summarizer.extractive.floor import (
     with_commitment_actors,
 )
 from summarizer.extractive.keysummary import lead_key_summary, ranked_key_summary, usable
-from summarizer.extractive.questions import find_open_questions
 from summarizer.extractive.sentences import Sentence, split_sentences
 
 
@@ -74,6 +75,10 @@ def summarize_rules(article: str, *, title: str | None = None) -> ArticleSummary
     and :mod:`~summarizer.extractive.questions`. No section comes from the embedded
     270M model: measured, it was below these rules wherever it was tried
     (benchmarks/results/ablation.md)."""
+    from summarizer.extractive.actors import find_actors
+    from summarizer.extractive.commitments import find_commitments
+    from summarizer.extractive.questions import find_open_questions
+
     sentences = usable(split_sentences(article))
     actors = find_actors(article, sentences)
     return ArticleSummary(
