@@ -47,6 +47,7 @@ from summarizer.backends.http import (
     sync_client,
 )
 from summarizer.backends.retry import Wait, is_transient, server_wait, unreachable
+from summarizer.backends.turns import TURNS
 from summarizer.errors import (
     ArticleTooLongError,
     AuthenticationError,
@@ -336,6 +337,7 @@ class OpenAIBackend:
             except TimeoutError as e:  # the whole request's deadline, not one read's
                 raise openai.APITimeoutError(request=httpx.Request("POST", client.base_url)) from e
             self._reached = True
+            await TURNS.take()  # see summarizer.backends.turns: under load, sends go first
             return self._completion(response)
 
         send = self._throttled(post, payload)
