@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from rapidfuzz import fuzz
-
 from summarizer.similarity import normalize
 from summarizer.text import sentence_spans
 
@@ -57,6 +55,10 @@ class Aligner:
                 return self._span(pos, pos + len(candidate), "normalized")
         if len(nquote) < _MIN_FUZZY_CHARS:
             return None
+        # Imported here: quotes are nearly always found exactly or normalized, and
+        # commands that only check labels (eval check, eval score) never get here.
+        from rapidfuzz import fuzz
+
         found = fuzz.partial_ratio_alignment(nquote, self._norm, score_cutoff=FUZZY_MIN_SCORE)
         if found is None:
             return None
