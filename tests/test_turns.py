@@ -51,3 +51,30 @@ def test_turns_start_afresh_on_a_new_event_loop() -> None:
     turns = Turns()
     for _ in range(2):  # a loop closed with nothing pending must not leave a stale state
         assert asyncio.run(_burst(turns, 3)).count("request sent") == 1
+
+
+def test_loops_in_two_threads_keep_their_own_turns() -> None:
+    """A library user may run ``asyncio.run`` in several threads at once: one loop's
+    waiters must never be dropped or released by the other's."""
+    import threading
+
+    turns, results, barrier = Turns(), {}, threading.Barrier(2)
+
+    async def burst(name: str) -> None:
+        async def answer(i: int) -> None:
+            await turns.take()
+            if i == 0:
+                await asyncio.to_thread(barrier.wait, 10)  # both loops have waiters now
+            results.setdefault(name, []).append(i)
+
+        await asyncio.wait_for(asyncio.gather(*(answer(i) for i in range(5))), 10)
+
+    threads = [threading.Thread(target=asyncio.run, args=(burst(n),)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert {name: sorted(done) for name, done in results.items()} == {
+        "a": [0, 1, 2, 3, 4],
+        "b": [0, 1, 2, 3, 4],
+    }

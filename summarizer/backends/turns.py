@@ -22,28 +22,44 @@ second). A lone request pays one loop iteration (microseconds).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import deque
 
 
 class Turns:
-    """A queue of answers waiting to be processed, released one per loop iteration."""
+    """A queue of answers waiting to be processed, released one per loop iteration.
+
+    Each thread has its own queue: event loops are per thread, and two threads that
+    each run a loop (``asyncio.run`` in threads) must not share one.
+    """
 
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: deque[asyncio.Future[None]] = deque()
-        self._releasing = False
+        self._local = threading.local()
 
     async def take(self) -> None:
         """Return on this answer's turn: after those that arrived before it, each in
         a loop iteration of its own."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a new loop (asyncio.run again): nothing carries over
-            self._loop, self._waiting, self._releasing = loop, deque(), False
-        turn = loop.create_future()
+        queue: _Queue | None = getattr(self._local, "queue", None)
+        if queue is None or queue.loop is not loop:  # a new loop: nothing carries over
+            queue = self._local.queue = _Queue(loop)
+        await queue.take()
+
+
+class _Queue:
+    """One event loop's answers waiting for their turn."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._releasing = False
+
+    async def take(self) -> None:
+        turn = self.loop.create_future()
         self._waiting.append(turn)
         if not self._releasing:
             self._releasing = True
-            loop.call_soon(self._release)
+            self.loop.call_soon(self._release)
         await turn
 
     def _release(self) -> None:
@@ -52,8 +68,8 @@ class Turns:
             if not turn.done():  # a cancelled waiter gives its turn to the next
                 turn.set_result(None)
                 break
-        if self._waiting and self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon(self._release)  # the next iteration: sockets first
+        if self._waiting and not self.loop.is_closed():
+            self.loop.call_soon(self._release)  # the next iteration: sockets first
         else:
             self._releasing = False
 
