@@ -518,6 +518,7 @@ def test_the_readme_error_table_has_every_row() -> None:
     ("args", "fragment"),
     [
         (["--workers", "2", "--model", "local"], "the embedded model generates one answer"),
+        (["--workers", "65"], "Invalid value"),
         ([], "--keys FILE is required"),
         (["--max-body", "2XB"], "expected a size such as 2MB"),
         (["--max-inflight", "0"], "Invalid value"),

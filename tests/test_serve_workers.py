@@ -67,6 +67,8 @@ async def test_workers_answer_as_one_process_does_and_the_front_counts(
         first = await client.post("/v1/summaries", json={"text": other})
         second = await client.post("/v1/summaries", json={"text": other})
         bad = await client.post("/v1/summaries", json={"text": "  \n "})
+        service = client.app.state.service  # type: ignore[attr-defined]
+        await _until(lambda: service.workers.running == 2)  # a summary waits for one only
         metrics = (await client.get("/metrics")).text
         ready = await client.get("/readyz")
         pids = _worker_pids(client)

@@ -55,7 +55,7 @@ def serve(
                         help="Largest request body, e.g. 2MB, 512KB; beyond: 413.")] = "2MB",
     allow_url: Annotated[bool, typer.Option("--allow-url", envvar=_env("ALLOW_URL"),
                          help="Fetch url inputs (public addresses only).")] = False,
-    workers: Annotated[int, typer.Option(min=1, envvar=_env("WORKERS"),
+    workers: Annotated[int, typer.Option(min=1, max=64, envvar=_env("WORKERS"),
                        help="Processes that summarize; beyond 1, this one keeps the keys, "
                        "limits, metrics and jobs and hands the summaries out.")] = 1,
     grace: Annotated[int, typer.Option(min=0, envvar=_env("GRACE"),

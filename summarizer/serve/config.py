@@ -29,6 +29,9 @@ DEFAULT_MAX_JOB_BODY = 32 * 1024 * 1024
 DEFAULT_JOB_TTL = 7 * 24 * 3600.0
 #: A job an hour for the default week (168), with room.
 DEFAULT_MAX_JOBS_PER_KEY = 250
+#: Worker processes at most: each is a Python process with the library loaded (about
+#: 100 MB), and more than the cores only adds switching.
+MAX_WORKERS = 64
 MAX_JOB_TTL = 100 * 365 * 24 * 3600.0  # a date past it is not one a clock shows
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
           "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}  # fmt: skip
@@ -105,8 +108,8 @@ class ServeConfig:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ConfigurationError("--workers must be 1 or more")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigurationError(f"--workers must be from 1 to {MAX_WORKERS}")
         if self.max_inflight < 1:
             raise ConfigurationError("--max-inflight must be 1 or more")
         if self.max_queue < 0:

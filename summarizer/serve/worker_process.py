@@ -32,6 +32,7 @@ kernel ends this one (``PR_SET_PDEATHSIG``) or the socket's end of file does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
@@ -72,7 +73,16 @@ class _Worker:
         _, run_id, *job = message
         task = asyncio.ensure_future(self._run(run_id, *job))
         self.runs[run_id] = task
-        task.add_done_callback(lambda _: self.runs.pop(run_id, None))
+        task.add_done_callback(lambda _: self._done(run_id, task))
+
+    def _done(self, run_id: int, task: asyncio.Task[None]) -> None:
+        """A task cancelled before its first step never enters ``_run`` (a ``cancel``
+        read in the same batch as its ``run``): answer it here, or the front would keep
+        its slot for good."""
+        self.runs.pop(run_id, None)
+        if task.cancelled():
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                self.writer.write(frame(("cancelled", run_id)))
 
     def cancel(self, run_id: int) -> None:
         task = self.runs.get(run_id)
@@ -86,7 +96,16 @@ class _Worker:
         try:
             async with self.pool.lease(settings) as entry:
                 if entry.in_thread:
-                    summary = await asyncio.to_thread(entry.run, article, title, lang)
+                    # A thread cannot be stopped: answer once it has ended, so that
+                    # the front's slot counts the work until then (as in one process).
+                    work = asyncio.ensure_future(asyncio.to_thread(entry.run, article, title, lang))
+                    try:
+                        summary = await asyncio.shield(work)
+                    except asyncio.CancelledError:
+                        await asyncio.wait({work})
+                        if not work.cancelled():
+                            work.exception()  # nobody wants this answer any more
+                        raise
                 else:
                     summary = await entry.arun(article, title, lang)
             answer: tuple[Any, ...] = (
