@@ -50,6 +50,14 @@ async def _until(check: Any, seconds: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _started(client: httpx.AsyncClient) -> None:
+    """Both workers ready (a summary waits at most 10 s for one; a loaded CI machine
+    may take longer to start a Python process that imports the library)."""
+    pool: WorkerPool = client.app.state.service.workers  # type: ignore[attr-defined]
+    pool.start()
+    await _until(lambda: pool.running == 2, seconds=90)
+
+
 def _worker_pids(client: httpx.AsyncClient) -> list[int]:
     pool: WorkerPool = client.app.state.service.workers  # type: ignore[attr-defined]
     return [p.proc.pid for p in pool._live if p is not None]
@@ -64,11 +72,10 @@ async def test_workers_answer_as_one_process_does_and_the_front_counts(
     fake_openai.requests.clear()
     other = SEED_TEXT.replace("Putin", "Putin", 1) + "\n"  # not in the cache of the first
     async with serving(keys, workers=2, **fake_model(fake_openai)) as client:
+        await _started(client)
         first = await client.post("/v1/summaries", json={"text": other})
         second = await client.post("/v1/summaries", json={"text": other})
         bad = await client.post("/v1/summaries", json={"text": "  \n "})
-        service = client.app.state.service  # type: ignore[attr-defined]
-        await _until(lambda: service.workers.running == 2)  # a summary waits for one only
         metrics = (await client.get("/metrics")).text
         ready = await client.get("/readyz")
         pids = _worker_pids(client)
@@ -94,6 +101,7 @@ async def test_model_errors_in_a_worker_keep_their_status_and_retry_after(
 ) -> None:
     fake_openai.queue(error_reply(401, "bad key"), error_reply(429, "slow", **{"retry-after": "7"}))
     async with serving(keys, workers=2, cache=False, **fake_model(fake_openai)) as client:
+        await _started(client)
         denied = await client.post("/v1/summaries", json={"text": SEED_TEXT})
         limited = await client.post("/v1/summaries", json={"text": SEED_TEXT})
     assert denied.status_code == 502, denied.text
@@ -108,6 +116,7 @@ async def test_a_dead_worker_fails_its_summaries_only_and_is_replaced(
     fake_openai.queue(Reply(body=summary_reply(seed_summary).body, delay=10.0))
     fake_openai.default = summary_reply(seed_summary)
     async with serving(keys, workers=2, cache=False, **fake_model(fake_openai)) as client:
+        await _started(client)
         service = client.app.state.service  # type: ignore[attr-defined]
         slow = asyncio.create_task(client.post("/v1/summaries", json={"text": SEED_TEXT}))
         await _until(lambda: fake_openai.requests)
@@ -118,7 +127,7 @@ async def test_a_dead_worker_fails_its_summaries_only_and_is_replaced(
         assert error_of(died)["type"] == WorkerDiedError.__name__
         assert int(died.headers["retry-after"]) >= 1
         assert service.limiter.in_flight == 0
-        await _until(lambda: service.workers.running == 2 and service.workers.restarts == 1)
+        await _until(lambda: service.workers.running == 2 and service.workers.restarts == 1, 90)
         assert holder.proc.pid not in _worker_pids(client)
         answers = await asyncio.gather(
             *(client.post("/v1/summaries", json={"text": SEED_TEXT}) for _ in range(4))
@@ -131,9 +140,8 @@ async def test_a_timeout_cancels_the_call_in_the_worker_and_frees_the_slot(
 ) -> None:
     fake_openai.default = Reply(body=summary_reply(seed_summary).body, delay=5.0)
     async with serving(keys, workers=2, timeout=1.0, **fake_model(fake_openai)) as client:
+        await _started(client)
         service = client.app.state.service  # type: ignore[attr-defined]
-        service.workers.start()
-        await _until(lambda: service.workers.running == 2)
         started = time.monotonic()
         response = await client.post("/v1/summaries", json={"text": SEED_TEXT})
         # The slot is held until the worker says its call has stopped: it must say so
@@ -211,7 +219,7 @@ def test_uvicorn_with_workers_drains_on_sigterm_and_its_workers_end(
         found = re.search(r"serving on (http://127\.0\.0\.1:\d+) .*2 worker processes", first)
         assert found, first
         url, auth = found.group(1), {"authorization": f"Bearer {keys[1]}"}
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # the workers' start, on a loaded machine
         while (
             httpx.get(f"{url}/readyz", timeout=10).json()["checks"]["workers"] != "2 of 2 running"
         ):
