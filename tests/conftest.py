@@ -31,6 +31,21 @@ def copy_dataset(root: Path, ids: list[str]) -> Path:
     return root
 
 
+#: The articles a batch's folder input is made of in the shard and engine tests.
+BATCH_ARTICLES = sorted((DATASET / "articles").glob("*.txt"))[:12]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A folder of 12 articles of evals/wikinews and an empty one (an error line)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in BATCH_ARTICLES:
+        shutil.copy(path, folder)
+    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
+    return folder
+
+
 _ENV_VARS = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",

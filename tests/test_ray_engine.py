@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from summarizer.batch.shards import shard_of
 from summarizer.cli import app
 from summarizer.errors import ConfigurationError
 from summarizer.settings import Settings
-from tests.conftest import DATASET, ROOT
+from tests.conftest import BATCH_ARTICLES, ROOT
 from tests.fakeserver import FakeOpenAI, Reply, completion, summary_reply
 from tests.test_cli import cli_env
 from tests.test_shards import _ledger
@@ -43,20 +42,8 @@ from tests.test_shards import _ledger
 runner = CliRunner()
 
 
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    """12 articles of evals/wikinews and an empty one (an error line), as test_shards."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for path in ARTICLES:
-        shutil.copy(path, folder)
-    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
-    return folder
-
-
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="needs the [ray] extra")
-ARTICLES = sorted((DATASET / "articles").glob("*.txt"))[:12]
 PRICES = {"compatible/fake-model": Price(1.0, 2.0)}  # USD per 1M tokens
 
 
@@ -354,7 +341,8 @@ def test_without_the_extra_one_line_and_exit_22(
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "ray" else real(name, *a))  # fmt: skip
     out = tmp_path / "out.jsonl"
-    result = runner.invoke(app, ["batch", str(ARTICLES[0]), "-o", str(out), "--engine", "ray"])
+    article = str(BATCH_ARTICLES[0])
+    result = runner.invoke(app, ["batch", article, "-o", str(out), "--engine", "ray"])
     assert result.exit_code == 22, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert "[ray] extra" in line
@@ -399,7 +387,7 @@ def test_bad_values_are_refused_before_anything_runs(
 
 
 def test_engine_is_a_choice(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["batch", str(ARTICLES[0]), "-o", str(tmp_path / "o.jsonl"),
+    result = runner.invoke(app, ["batch", str(BATCH_ARTICLES[0]), "-o", str(tmp_path / "o.jsonl"),
                                  "--engine", "spark"])  # fmt: skip
     assert result.exit_code == 2
     assert "spark" in result.stderr

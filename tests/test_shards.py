@@ -26,12 +26,10 @@ from summarizer.batch.shards import Shard, merge_outputs, shard_items, shard_of
 from summarizer.cli import app
 from summarizer.errors import ConfigurationError, ShardMismatchError
 from summarizer.settings import Settings
-from tests.conftest import DATASET
 from tests.fakeserver import FakeOpenAI, Reply, completion, summary_reply
 from tests.test_cli import run_cli
 
 runner = CliRunner()
-ARTICLES = sorted((DATASET / "articles").glob("*.txt"))[:12]
 PRICES = {"compatible/fake-model": Price(1.0, 2.0)}  # USD per 1M tokens
 
 
@@ -47,17 +45,6 @@ def _statuses(path: Path) -> dict[str, str]:
 
 def _ledger(out: Path) -> dict[str, Any]:
     return json.loads(ledger_path(out).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    """12 articles of evals/wikinews and an empty one (an error line)."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for path in ARTICLES:
-        shutil.copy(path, folder)
-    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
-    return folder
 
 
 # -- the partition ---------------------------------------------------------------------
