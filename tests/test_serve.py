@@ -1,6 +1,6 @@
 """``summarizer serve`` (#14): the service in process through ``httpx.ASGITransport``,
 against the offline default (``rules``) and the fake model server, and once as a
-uvicorn subprocess (start, summary, SIGTERM drain).
+uvicorn subprocess (start, summary, SIGTERM drain), alone and with ``--workers 2``.
 
 URL inputs and their address policy are in tests/test_serve_ssrf.py.
 """
@@ -548,13 +548,27 @@ def test_serve_without_the_extra_says_how_to_install_it(keys: tuple[Path, str]) 
     ]
 
 
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (a server's workers), from /proc."""
+    kids: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids |= {int(k) for k in (task / "children").read_text().split()}
+    return kids
+
+
+@pytest.mark.parametrize("workers", [1, 2])
 def test_uvicorn_serves_and_drains_on_sigterm(
-    keys: tuple[Path, str], fake_openai: FakeOpenAI, seed_summary: dict[str, Any]
+    keys: tuple[Path, str], fake_openai: FakeOpenAI, seed_summary: dict[str, Any], workers: int
 ) -> None:
+    """One process, and a front with 2 worker processes: a summary in flight at SIGTERM
+    is answered, the server exits 0, and its workers end with it."""
+    if workers > 1 and not Path("/proc/self/task").is_dir():
+        pytest.skip("reads a server's workers from /proc (Linux)")
     fake_openai.default = Reply(body=summary_reply(seed_summary).body, delay=1.0)
     proc = subprocess.Popen(
         [sys.executable, "-m", "summarizer", "serve", "--port", "0", "--keys", str(keys[0]),
-         "--model", "m", "--base-url", fake_openai.url, "--grace", "10"],
+         "--model", "m", "--base-url", fake_openai.url, "--grace", "10",
+         "--workers", str(workers)],
         cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -562,8 +576,16 @@ def test_uvicorn_serves_and_drains_on_sigterm(
         first = proc.stderr.readline().decode()
         found = re.search(r"serving on (http://127\.0\.0\.1:\d+) \(model compatible/m", first)
         assert found, first
+        assert ("2 worker processes" in first) == (workers == 2), first
         url, auth = found.group(1), {"authorization": f"Bearer {keys[1]}"}
         assert httpx.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
+        deadline = time.monotonic() + 90  # workers start (import the library): a loaded CI
+        while workers > 1 and (
+            httpx.get(f"{url}/readyz", timeout=10).json()["checks"]["workers"] != "2 of 2 running"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        children = _children(proc.pid) if Path("/proc/self/task").is_dir() else set()
         answers: list[httpx.Response] = []
 
         def ask() -> None:
@@ -596,6 +618,9 @@ def test_uvicorn_serves_and_drains_on_sigterm(
     assert "Traceback" not in log
     assert keys[1] not in log
     assert re.search(r"POST /v1/summaries 200 \d+\.\d+s key=alice", log), log
+    assert len(children) == (workers if workers > 1 else 0)
+    for pid in children:  # ended with the front (reaped by it, so no /proc entry)
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
 
 
 async def test_a_client_that_leaves_mid_body_is_not_an_error(keys: tuple[Path, str]) -> None:

@@ -3,6 +3,8 @@ keys, limits, metrics and jobs stay in the front process.
 
 Each test that starts worker processes pays for their start (an import of the
 library and the model SDK, about a second each), so the checks share a few apps.
+The uvicorn subprocess with ``--workers 2`` (SIGTERM drain, workers ending with the
+front) is tests/test_serve.py's drain test, run for 1 and 2 workers.
 """
 
 from __future__ import annotations
@@ -10,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
-import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from summarizer.serve import worker_process
 from summarizer.serve.auth import add_key
 from summarizer.serve.worker_pool import WorkerPool
 from summarizer.settings import Settings
-from tests.conftest import ROOT, SEED
+from tests.conftest import SEED
 from tests.fakeserver import FakeOpenAI, Reply, error_reply, summary_reply
 from tests.test_serve import error_of, fake_model, serving
 
@@ -194,62 +193,3 @@ def test_a_bug_in_a_worker_is_answered_and_the_worker_goes_on(
     assert "KeyError" in answers[1][2]
     assert answers[2][0] == "ok"
     assert ArticleSummary.model_validate_json(answers[2][2]).meta["model"] == "rules"
-
-
-def _children(pid: int) -> set[int]:
-    kids: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids |= {int(k) for k in (task / "children").read_text().split()}
-    return kids
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
-def test_uvicorn_with_workers_drains_on_sigterm_and_its_workers_end(
-    keys: tuple[Path, str], fake_openai: FakeOpenAI, seed_summary: dict[str, Any]
-) -> None:
-    fake_openai.default = Reply(body=summary_reply(seed_summary).body, delay=1.0)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "summarizer", "serve", "--port", "0", "--keys", str(keys[0]),
-         "--model", "m", "--base-url", fake_openai.url, "--grace", "10", "--workers", "2"],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert proc.stderr is not None
-        first = proc.stderr.readline().decode()
-        found = re.search(r"serving on (http://127\.0\.0\.1:\d+) .*2 worker processes", first)
-        assert found, first
-        url, auth = found.group(1), {"authorization": f"Bearer {keys[1]}"}
-        deadline = time.monotonic() + 90  # the workers' start, on a loaded machine
-        while (
-            httpx.get(f"{url}/readyz", timeout=10).json()["checks"]["workers"] != "2 of 2 running"
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        workers = _children(proc.pid)
-        answers: list[httpx.Response] = []
-
-        def ask() -> None:
-            answers.append(httpx.post(f"{url}/v1/summaries", json={"text": SEED_TEXT},
-                                      headers=auth, timeout=20))  # fmt: skip
-
-        slow = threading.Thread(target=ask)
-        slow.start()
-        while not fake_openai.requests:  # until the summary is at the model (1 s to answer)
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        slow.join(timeout=15)
-        code = proc.wait(timeout=15)
-        log = first + proc.stderr.read().decode()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stderr is not None
-        proc.stderr.close()
-    assert code == 0, log
-    assert len(workers) == 2
-    assert [a.status_code for a in answers] == [200], answers[0].text if answers else log
-    assert "Traceback" not in log
-    for pid in workers:  # ended with the front (reaped by it, so no /proc entry)
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
