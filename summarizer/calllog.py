@@ -56,9 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from summarizer.cache import default_cache_dir
 from summarizer.errors import ConfigurationError
-from summarizer.redact import one_line
 
 MAX_ROWS = 10_000
 MAX_BYTES = 100 * 1024 * 1024
@@ -147,6 +145,8 @@ class CallLog:
                     BUSY_TIMEOUT_S,
                 )
             return
+        from summarizer.redact import one_line  # an error path: not worth an import
+
         if not self._warned:
             self._warned = True
             # Only a file SQLite cannot make sense of is worth removing; a read-only
@@ -270,6 +270,10 @@ _open_lock = threading.Lock()
 
 
 def log_dir() -> Path:
+    # Imported here: the CLI enables logging for every command, and those that call
+    # no model (``eval score``, ``schema``) should not pay for the cache's imports.
+    from summarizer.cache import default_cache_dir
+
     return default_cache_dir()
 
 
@@ -279,8 +283,23 @@ def enable(on: bool = True) -> None:
     before any work, not a guess."""
     global _enabled
     if on:
-        status()
+        _switch()  # the `logs off` file is read by each call's ``current()``, not here
     _enabled = on
+
+
+def _switch() -> bool | None:
+    """What ``SUMMARIZER_LOG`` says: on, off, or None when it is unset."""
+    env = os.environ.get(ENV, "").strip().lower()
+    if env in _OFF:
+        return False
+    if env in _ON:
+        return True
+    if env:
+        raise ConfigurationError(
+            f"{ENV}={os.environ[ENV].strip()!r} is neither on nor off: use one of "
+            f"{', '.join(_ON + _OFF)}"
+        )
+    return None
 
 
 def status(where: Path | None = None) -> tuple[bool, str]:
@@ -289,16 +308,10 @@ def status(where: Path | None = None) -> tuple[bool, str]:
 
     Raises ConfigurationError for a ``SUMMARIZER_LOG`` that is neither on nor off.
     """
-    env = os.environ.get(ENV, "").strip().lower()
-    if env in _OFF:
-        return False, f"off: {ENV}={env}"
-    if env in _ON:
-        return True, f"on: {ENV}={env}"
-    if env:
-        raise ConfigurationError(
-            f"{ENV}={os.environ[ENV].strip()!r} is neither on nor off: use one of "
-            f"{', '.join(_ON + _OFF)}"
-        )
+    switch = _switch()
+    if switch is not None:
+        env = os.environ[ENV].strip().lower()
+        return switch, f"{'on' if switch else 'off'}: {ENV}={env}"
     if ((where or log_dir()) / OFF_FILE).exists():
         return False, "off: `summarizer logs off` (`summarizer logs on` turns it back on)"
     return True, "on (the default; `summarizer logs off` or SUMMARIZER_LOG=0 turns it off)"

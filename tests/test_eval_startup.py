@@ -51,6 +51,20 @@ def test_eval_check_of_good_goldens_imports_no_aligner(tmp_path: Path) -> None:
     assert [m for m in modules if m in ("rapidfuzz", "summarizer.alignment")] == []
 
 
+@pytest.mark.parametrize("command", ["check", "score"])
+def test_eval_commands_open_no_cache_and_read_no_config(tmp_path: Path, command: str) -> None:
+    """The command line turns the call log on for every command; for one that calls
+    no model that is a check of ``SUMMARIZER_LOG``, not the cache's imports and a read
+    of the config file for the log's folder (about 20 ms of ``eval``'s start-up)."""
+    one = _one_article(tmp_path)
+    args = ["eval", command, "-d", str(one)]
+    if command == "score":
+        args += ["--candidates", str(one / "golden")]
+    modules = _imported(args, tmp_path / "cache")
+    assert "summarizer.calllog" in modules  # enabled, as for every command
+    assert [m for m in modules if m in ("summarizer.cache", "summarizer.config", "tomllib")] == []
+
+
 def test_eval_score_imports_none_of_the_offline_defaults_rules(tmp_path: Path) -> None:
     one = _one_article(tmp_path)
     args = ["eval", "score", "-d", str(one), "--candidates", str(one / "golden")]
