@@ -114,11 +114,25 @@ class GroundingReport:
 class Grounder:
     """Applies grounding to a summary under a policy; see the module docstring."""
 
-    def __init__(self, article: str, policy: Literal["raise", "drop"] = "raise") -> None:
-        self.aligner = Aligner(article)
+    def __init__(
+        self,
+        article: str,
+        policy: Literal["raise", "drop"] = "raise",
+        *,
+        aligner: Aligner | None = None,
+    ) -> None:
+        self.aligner = aligner if aligner is not None else Aligner(article)
         self.policy = policy
         self.report = GroundingReport()
         self._support: SupportChecker | None = None
+
+    def with_policy(self, policy: Literal["raise", "drop"]) -> Grounder:
+        """A grounder of the same article under ``policy``, with a report of its own,
+        sharing what was found of the article (its sentences, its normalized text):
+        salvaging an answer after the re-asks must not read the article again."""
+        other = Grounder(self.aligner.text, policy, aligner=self.aligner)
+        other._support = self._support
+        return other
 
     @property
     def support(self) -> SupportChecker:
@@ -282,7 +296,9 @@ class Grounder:
                 continue
             self.report.quotes_grounded += 1
             ev.start, ev.end, ev.alignment = match.start, match.end, match.alignment
-            ev.quote = self.aligner.text[match.start : match.end]
+            verbatim = self.aligner.text[match.start : match.end]
+            if verbatim != ev.quote:  # as a rule it is the quote: no assignment to pay
+                ev.quote = verbatim
             kept.append(ev)
         if not evidence:
             return self._fail(path, label, "has no evidence quote; add one", problems)

@@ -31,10 +31,14 @@ LEAD_SENTENCES = 3
 
 
 class Locator(Protocol):
-    """Finds a quote in the article (:class:`summarizer.grounding.Aligner`, which
-    imports this module: hence a protocol, not an import)."""
+    """Finds a quote in the article, and knows its sentences
+    (:class:`summarizer.alignment.Aligner`, which :mod:`summarizer.grounding` imports
+    with this module: hence a protocol, not an import)."""
 
     text: str
+
+    @property
+    def sentences(self) -> list[tuple[int, int]]: ...
 
     def locate(self, quote: str) -> Any: ...
 
@@ -134,7 +138,9 @@ class SupportChecker:
         #: actors and open questions have none, so they always pass.
         self.enforced_only = enforced_only
         self.aligner = aligner
-        self._spans = sentence_spans(article)
+        # The aligner's: an article is split once, whoever asks first (the quote
+        # candidates of a request, this checker, a grounder salvaging an answer).
+        self._spans = aligner.sentences if article == aligner.text else sentence_spans(article)
         self._starts = [s for s, _ in self._spans]
         self._lead = [article[s:e] for s, e in self._spans[:LEAD_SENTENCES]]
         self._actors: dict[int, tuple[Actor, Support]] = {}

@@ -24,6 +24,9 @@ _SCALES = {
 }  # fmt: skip
 _SCALE_LETTERS = {"k": 1e3, "m": 1e6, "b": 1e9}  # "3bn", "5m", "10k" after digits
 _ORDINAL = frozenset(("st", "nd", "rd", "th"))
+# Words that may start a number (with a digit token): any other word, with no number
+# under way, only moves on (numbers_in runs over every claim and quoted sentence).
+_NUMBER_WORDS = frozenset((*_UNITS, *_TENS))
 
 
 def digits_value(token: str) -> float:
@@ -54,6 +57,8 @@ def numbers_in(words: Sequence[str]) -> list[tuple[float, int, int]]:
         start, last = -1, ""
 
     for i, w in enumerate(words):
+        if start < 0 and w not in _NUMBER_WORDS and not w[0].isdigit():
+            continue  # most words: no number under way, and none starts here
         if w[0].isdigit():
             flush()
             current, start, last = digits_value(w), i, "digit"
@@ -83,7 +88,8 @@ def numbers_in(words: Sequence[str]) -> list[tuple[float, int, int]]:
         elif w == "and" and last == "scale":
             continue
         else:
-            flush()
+            if start >= 0:
+                flush()
             continue
         end = i
     flush()

@@ -243,6 +243,8 @@ def _negates(word: str) -> bool:
 
 
 _CONDITIONAL = frozenset({"if", "unless", "whether", "should"})
+# The claim words the status and negation rules look at (a claim with none skips them).
+_STATUS_OR_NEGATION = _STATUS | NEGATIONS
 
 
 def _content_after(lowered: list[str], i: int) -> int | None:
@@ -323,15 +325,16 @@ def contradictions(claim: str, quotes: Sequence[str]) -> Support:
     tokens = tokenize(claim)
     lowered = [t.lower for t in tokens]
     facts = [_facts(q) for q in quotes if q]
-    numbers = frozenset().union(*(f.numbers for f in facts))
-    words = frozenset().union(*(f.words for f in facts))
-    negated = any(f.negated for f in facts)
-    negated_words = frozenset().union(*(f.negated_words for f in facts))
-    small = any(v <= 10 for v in numbers)
     missing: list[tuple[int, str]] = []
     failed: set[str] = set()
     in_number: set[int] = set()
-    for value, first, last in numbers_in(lowered):
+    claimed = numbers_in(lowered)
+    # The evidence's facts are merged only for the rules the claim calls on.
+    numbers: frozenset[float] = (
+        frozenset().union(*(f.numbers for f in facts)) if claimed else frozenset()
+    )
+    small = any(v <= 10 for v in numbers)
+    for value, first, last in claimed:
         in_number.update(range(first, last + 2 if is_ordinal(lowered, last) else last + 1))
         if not (
             value in numbers
@@ -340,15 +343,23 @@ def contradictions(claim: str, quotes: Sequence[str]) -> Support:
         ):
             missing.append((first, " ".join(t.text for t in tokens[first : last + 1])))
             failed.add("number")
-    for i, tok in enumerate(tokens):
-        if i in in_number or (tok.text[0].isupper() and not tok.opens):
-            continue
-        if tok.lower in _STATUS and not _verb_use(lowered, i) and not _has_form(tok.lower, words):
-            missing.append((i, tok.text))
-            failed.add("status")
-        elif tok.lower in NEGATIONS and not negated:
-            missing.append((i, tok.text))
-            failed.add("negation")
+    if not _STATUS_OR_NEGATION.isdisjoint(lowered):  # most claims have neither
+        words = frozenset().union(*(f.words for f in facts))
+        negated = any(f.negated for f in facts)
+        for i, tok in enumerate(tokens):
+            if i in in_number or (tok.text[0].isupper() and not tok.opens):
+                continue
+            if (
+                tok.lower in _STATUS
+                and not _verb_use(lowered, i)
+                and not _has_form(tok.lower, words)
+            ):
+                missing.append((i, tok.text))
+                failed.add("status")
+            elif tok.lower in NEGATIONS and not negated:
+                missing.append((i, tok.text))
+                failed.add("negation")
+    negated_words = frozenset().union(*(f.negated_words for f in facts))
     if negated_words and not any(_negates(w) for w in lowered):
         # The other way round: the claim states what its evidence says did not
         # happen ("agreed to talks" from "has not agreed to talks").

@@ -49,8 +49,13 @@ OPENERS = "\"'“‘([«"
 # A candidate end: . ! ? or an ellipsis, then closing quotes/brackets (an opening
 # curly quote too when a space follows: a typo for the closing one, ``decision.“ However``).
 END = re.compile(r"(?:\.\.\.|…|[.!?])(?:[" + re.escape(CLOSERS) + r"]|“(?=\s))*")
-_NEXT_WORD = re.compile(r"\s*[" + re.escape(OPENERS) + r"]*([\w'’-]+)")
-_NON_SPACE = re.compile(r"\S")
+# What follows a candidate end, in one match: the spaces, then the next word (after
+# any opening quotes), if there is one.
+_FOLLOWING = re.compile(r"(\s*)(?:[" + re.escape(OPENERS) + r"]*([\w'’-]+))?")
+# A letter or digit: what str.isalnum() accepts (\w is that or "_"), searched in C.
+_ALNUM = re.compile(r"[^\W_]")
+# A span without its leading and trailing whitespace (\s is what str.isspace() accepts).
+_TRIMMED = re.compile(r"\S(?:.*\S)?", re.DOTALL)
 _PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
 _LINE = re.compile(r"[^\n]+")
 
@@ -66,17 +71,16 @@ def _word_before(text: str, pos: int) -> str:
 def _is_boundary(text: str, dot: int, after: int, end: int) -> bool:
     """Whether the terminator at ``dot`` (ending at ``after``) ends a sentence of
     ``text[:end]``."""
-    visible = _NON_SPACE.search(text, after, end)
-    if visible is None:
-        return True
-    if not text[after].isspace():
+    if after < end and not text[after].isspace():
         return False  # "3.5", "U.S.-led", "Yahoo!'s"
-    if text.count("\n", after, visible.start()) >= 2:
+    following = _FOLLOWING.match(text, after, end)
+    assert following is not None  # it matches "" too
+    visible = following.end(1)  # the first character that is not a space
+    if visible == end or text.count("\n", after, visible) >= 2:
         return True
-    match = _NEXT_WORD.match(text, after, end)
-    if match is None:
+    nxt = following.group(2)
+    if nxt is None:
         return True
-    nxt = match.group(1)
     if text[dot - 1 : dot] == "[":
         return False  # "[...]": an omission inside a quotation, which goes on
     if text[dot] in "!?…" or text.startswith("...", dot):
@@ -84,7 +88,7 @@ def _is_boundary(text: str, dot: int, after: int, end: int) -> bool:
         return nxt[0].isupper() or nxt[0].isdigit()
     word = _word_before(text, dot)
     bare = word.rstrip(".").lstrip(OPENERS).lower()
-    if not (nxt[0].isupper() or nxt[0].isdigit() or text[visible.start()] in OPENERS):
+    if not (nxt[0].isupper() or nxt[0].isdigit() or text[visible] in OPENERS):
         return False  # a lower-case continuation: "the U.S. and", "Feb. 12 post"
     if len(bare) == 1 and bare.isalpha() and word[:1].isupper():
         return False  # an initial: "George W. Bush"
@@ -118,31 +122,52 @@ def sentences_in(text: str, start: int = 0) -> list[tuple[int, int, int]]:
     out: list[tuple[int, int, int]] = []
 
     def add(a: int, b: int, paragraph: int) -> None:
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a and any(ch.isalnum() for ch in text[a:b]):
-            out.append((a, b, paragraph))
+        trimmed = _TRIMMED.search(text, a, b)
+        if trimmed is not None and _ALNUM.search(text, *trimmed.span()):
+            out.append((*trimmed.span(), paragraph))
 
     for paragraph, para in enumerate(_PARAGRAPH.finditer(text, start)):
         p_start = para.start()
         p_text = para.group(0)
         pieces: list[tuple[int, int]] = []
         line_start = 0
-        for line in _LINE.finditer(p_text):
-            if _is_heading(p_text, line):
-                pieces.append((line_start, line.end()))
-                line_start = line.end() + 1
+        if "\n" in p_text:  # a heading is a line with another after it
+            for line in _LINE.finditer(p_text):
+                if _is_heading(p_text, line):
+                    pieces.append((line_start, line.end()))
+                    line_start = line.end() + 1
         pieces.append((line_start, len(p_text)))
         for a, b in pieces:
             a, b = p_start + a, p_start + b
             begin = a
-            for match in END.finditer(text, a, b):
-                if _is_boundary(text, match.start(), match.end(), b):
-                    add(begin, match.end(), paragraph)
-                    begin = match.end()
+            for dot, after in _ends(text, a, b):
+                if _is_boundary(text, dot, after, b):
+                    add(begin, after, paragraph)
+                    begin = after
             add(begin, b, paragraph)
+    return out
+
+
+def _ends(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of each match of :data:`END` in ``text[a:b]``, the matches
+    ``END.finditer`` gives, found faster: the terminators are located with
+    ``str.find`` (a C scan) and END is matched only where one stands. The regex
+    engine's scan for the first character was a third of the splitter's time."""
+    starts: list[int] = []
+    for terminator in ".!?…":
+        i = text.find(terminator, a, b)
+        while i >= 0:
+            starts.append(i)
+            i = text.find(terminator, i + 1, b)
+    starts.sort()
+    out: list[tuple[int, int]] = []
+    end = a
+    for i in starts:
+        if i >= end:  # not inside the last match ("...", "?!")
+            match = END.match(text, i, b)
+            assert match is not None  # END matches wherever a terminator stands
+            end = match.end()
+            out.append((i, end))
     return out
 
 

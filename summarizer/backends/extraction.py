@@ -44,7 +44,7 @@ from instructor.core.exceptions import IncompleteOutputException, InstructorRetr
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError, ValidationInfo, model_validator
 
-from summarizer.alignment import quote_candidates
+from summarizer.alignment import Aligner, quote_candidates
 from summarizer.backends import _speedups
 from summarizer.backends.base import Backend, CallStats, Extraction, Messages
 from summarizer.backends.calls import Calls
@@ -195,10 +195,21 @@ class Extractor:
         self.strict = strict
         self.mode = _MODES[backend.mode]
 
-    def request(self, messages: Messages, params: dict[str, Any], article: str) -> dict[str, Any]:
-        """Instructor's keyword arguments for one extraction (before the context)."""
-        quotes = dict(self.limits).get("quotes_from_article")
-        choices = quote_candidates(article) if quotes else ()
+    def request(
+        self,
+        messages: Messages,
+        params: dict[str, Any],
+        article: str,
+        *,
+        aligner: Aligner | None = None,
+    ) -> dict[str, Any]:
+        """Instructor's keyword arguments for one extraction (before the context).
+        ``aligner``: the article's, whose sentences the quote choices then share with
+        the grounding."""
+        choices: tuple[str, ...] = ()
+        if dict(self.limits).get("quotes_from_article"):
+            sentences = aligner.sentences if aligner is not None else None
+            choices = quote_candidates(article, sentences=sentences)
         return {
             "response_model": _speedups.instructor_model(response_model(self.limits, choices)),
             "messages": messages,
@@ -270,7 +281,7 @@ class Extractor:
         reads the title in ``messages``.)"""
         stats, (calls, hooks) = CallStats(), self._calls()
         patched = instructor.patch(create=self._sync_create(stats, calls), mode=self.mode)
-        kwargs = self.request(messages, params, grounder.aligner.text)
+        kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
         try:
             with _own_call(), calls.extraction():
                 summary = patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
@@ -293,7 +304,7 @@ class Extractor:
         """Async :meth:`extract`."""
         stats, (calls, hooks) = CallStats(), self._calls()
         patched = instructor.patch(create=self._async_create(stats, calls), mode=self.mode)
-        kwargs = self.request(messages, params, grounder.aligner.text)
+        kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
         try:
             with _own_call(), calls.extraction():
                 summary = await patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
@@ -326,7 +337,7 @@ class Extractor:
             text = completion_text(attempt.completion)
             if text is None:
                 continue
-            dropping = Grounder(grounder.aligner.text, policy="drop")
+            dropping = grounder.with_policy("drop")
             try:
                 summary = LLMArticleSummary.model_validate_json(
                     text, context=GroundingContext(dropping), strict=False
