@@ -14,7 +14,9 @@ which measures the editor, not the code), then ``--runs`` times (7), the
 commands taking turns (one run of each, then the next round), so that a burst of load
 from elsewhere falls on all of them rather than on the few measured while it lasted.
 The table gives the median, min and max wall seconds, and ``python -c pass`` is the
-floor (the interpreter's own start, which no change of ours can go under). ``--tree``
+floor (the interpreter's own start, which no change of ours can go under); the row
+after it imports typer and builds and uses one pydantic model, what the ``eval``
+commands cannot go under either (their own cost is what they take above it). ``--tree``
 runs another checkout's ``summarizer`` package with this interpreter, to compare before
 and after; ``--baseline`` runs another checkout in the same rounds, each command of
 one right before or after the other's, so that load from elsewhere (this is a shared
@@ -77,6 +79,14 @@ COMMANDS: list[tuple[str, list[str]]] = [
 ]
 CASE = "000-seed-trump-putin-call"
 FLOOR = "python -c pass"
+# What the eval commands cannot go under either, whatever this package does: the
+# interpreter, the CLI framework and one pydantic model (pydantic's first model class
+# builds its machinery and scans the installed packages for plugins).
+LIBRARIES = "python: import typer, one pydantic model"
+LIBRARIES_CODE = (
+    "import typer\nfrom pydantic import BaseModel\n"
+    "class M(BaseModel):\n    x: int\nM.model_validate({'x': 1})\n"
+)
 # The same commands with the snapshot out of the way: what they cost after a change to
 # their sources until `python -m summarizer.cli.reference_snapshot` runs again.
 COMPUTED = (
@@ -135,7 +145,8 @@ def measure(
             (one_case / folder).mkdir(parents=True)
             name = CASE + suffix
             shutil.copy(ROOT / "evals" / "wikinews" / folder / name, one_case / folder / name)
-        runs_of = [(FLOOR, [sys.executable, "-c", "pass"])]
+        runs_of = [(FLOOR, [sys.executable, "-c", "pass"]),
+                   (LIBRARIES, [sys.executable, "-c", LIBRARIES_CODE])]  # fmt: skip
         for label, args in COMMANDS:
             args = [arg.format(one_case=one_case) for arg in args]
             runs_of.append((label, [sys.executable, "-m", "summarizer", *args]))
