@@ -162,3 +162,26 @@ def test_a_request_needs_no_sdk_resources_module() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_the_sdk_internals_of_the_direct_post_are_where_we_expect_them(is_async: bool) -> None:
+    """direct_post builds its template with the SDK's ``_build_request``, encodes with
+    ``openapi_dumps`` and maps errors with ``_make_status_error_from_response``; if one
+    moved, requests go back through ``client.post`` (slower). tests/test_direct_post.py
+    checks that both paths send the same bytes and raise the same exceptions."""
+    import httpx
+    import openai
+
+    kwargs: dict[str, Any] = {"api_key": "k", "base_url": "http://127.0.0.1:9/v1",
+                              "max_retries": 0}  # fmt: skip
+    http: Any = httpx.AsyncClient() if is_async else httpx.Client()
+    sdk: Any = openai.AsyncOpenAI if is_async else openai.OpenAI
+    client = sdk(http_client=http, **kwargs)
+    direct = _speedups.direct_post(client, "/chat/completions")
+    assert direct is not None, "an SDK internal that direct_post uses moved"
+    assert direct.http is http, "the SDK no longer keeps our HTTP client as _client"
+    assert client._idempotency_header is None, "the SDK now sends idempotency keys"
+    assert str(direct.url) == "http://127.0.0.1:9/v1/chat/completions"
+    assert direct.headers["authorization"] == "Bearer k"
+    assert "content-length" not in direct.headers

@@ -1,12 +1,14 @@
 """Any OpenAI-compatible endpoint: OpenAI itself, vLLM, Ollama, a llama.cpp server.
 
-One request is one ``POST /chat/completions`` through the SDK's generic ``post``
-(its documented way to call any endpoint), sync and async alike, with the JSON body
-exactly as built: ``chat.completions.create`` walks every parameter through its
+One request is one ``POST /chat/completions`` as the SDK's generic ``post`` sends
+it (its documented way to call any endpoint), sync and async alike, with the JSON
+body exactly as built: ``chat.completions.create`` walks every parameter through its
 TypedDict transform, which for our plain strings, numbers and JSON schema changes
 nothing and cost about 1.7 ms per request, 40% of the client's CPU (profiled,
 benchmarks/batch.py). ``post`` keeps the rest of the SDK: base URL, auth and headers,
-and error types. The requests are checked against OpenAI's API spec in the tests.
+and error types; :func:`~summarizer.backends._speedups.direct_post` sends the same
+request without rebuilding it each time (``client.post`` when it cannot). The
+requests are checked against OpenAI's API spec in the tests.
 
 Every request is bounded (#12): ``settings.timeout`` is a deadline for it as a whole,
 slow bodies included, and at most ``settings.max_answer_bytes`` of answer are read
@@ -66,6 +68,7 @@ from summarizer.tokens import answer_tokens, estimate_tokens
 # "context length exceeded" answer is mapped to the same error as a backstop.
 _LOG = logging.getLogger(__name__)
 _SENT_PARAMS = ("temperature", "top_p", "seed")
+_PATH = "/chat/completions"
 
 
 # -- error mapping: (SDK error, when, our error) read top to bottom -----------------
@@ -154,6 +157,9 @@ class OpenAIBackend:
         self._async_http_client = async_http_client
         self._client: openai.OpenAI | None = None
         self._aclient: openai.AsyncOpenAI | None = None
+        # Each SDK client's direct sender, made on its first request (None: client.post).
+        self._direct: tuple[openai.OpenAI, _speedups.DirectPost | None] | None = None
+        self._adirect: tuple[openai.AsyncOpenAI, _speedups.DirectPost | None] | None = None
         self._openai_itself = ref.provider == "openai"
         self._provider = ref.provider
         # Whether the server has answered (anything) in this run: until it has, one
@@ -243,7 +249,7 @@ class OpenAIBackend:
         if self._client is not None:
             if self._http_client is None:
                 self._client.close()
-            self._client = None
+            self._client = self._direct = None
 
     async def aclose(self) -> None:
         """Close the async SDK client; the next async call makes a new one (an event
@@ -252,7 +258,7 @@ class OpenAIBackend:
         if self._aclient is not None:
             if self._async_http_client is None:
                 await self._aclient.close()
-            self._aclient = None
+            self._aclient = self._adirect = None
 
     # -- one request ---------------------------------------------------------------------
 
@@ -310,12 +316,30 @@ class OpenAIBackend:
         :func:`completion_json` found that it is a chat completion."""
         return ChatCompletion.construct(**completion_json(response, self.settings.max_answer_bytes))
 
+    def _post(self, client: openai.OpenAI, payload: dict[str, Any]) -> httpx.Response:
+        """``client.post`` of ``payload``, sent directly when it can be (see the module doc)."""
+        if self._direct is None or self._direct[0] is not client:
+            self._direct = (client, _speedups.direct_post(client, _PATH))
+        direct = self._direct[1]
+        if direct is None or not direct.available():
+            return client.post(_PATH, body=payload, cast_to=httpx.Response)
+        return direct.send(payload)
+
+    async def _apost(self, client: openai.AsyncOpenAI, payload: dict[str, Any]) -> httpx.Response:
+        """The async twin of :meth:`_post`: both send the same request."""
+        if self._adirect is None or self._adirect[0] is not client:
+            self._adirect = (client, _speedups.direct_post(client, _PATH))
+        direct = self._adirect[1]
+        if direct is None or not direct.available():
+            return await client.post(_PATH, body=payload, cast_to=httpx.Response)
+        return await direct.asend(payload)
+
     def create(self, body: dict[str, Any], stats: CallStats) -> ChatCompletion:
         client, s, payload = self.client, self.settings, self._body(body)
 
         def post() -> ChatCompletion:
             with answer_errors(), limits(s.timeout, s.max_answer_bytes):
-                response = client.post("/chat/completions", body=payload, cast_to=httpx.Response)
+                response = self._post(client, payload)
             self._reached = True
             return self._completion(response)
 
@@ -331,9 +355,7 @@ class OpenAIBackend:
             try:
                 with answer_errors(), limits(s.timeout, s.max_answer_bytes):
                     async with asyncio.timeout(s.timeout):
-                        response = await client.post(
-                            "/chat/completions", body=payload, cast_to=httpx.Response
-                        )
+                        response = await self._apost(client, payload)
             except TimeoutError as e:  # the whole request's deadline, not one read's
                 raise openai.APITimeoutError(request=httpx.Request("POST", client.base_url)) from e
             self._reached = True
