@@ -232,48 +232,41 @@ class DirectPost:
             content=self.dumps(body), extensions=self.extensions,
         )  # fmt: skip
 
-    def send(self, body: Any) -> httpx.Response:
+    @staticmethod
+    @contextlib.contextmanager
+    def _transport_errors(request: httpx.Request) -> Iterator[None]:
+        """What the SDK's request loop raises for a request that got no answer."""
         import openai
 
+        try:
+            yield
+        except httpx.TimeoutException as e:
+            raise openai.APITimeoutError(request=request) from e
+        except openai.OpenAIError:
+            raise
+        except Exception as e:
+            raise openai.APIConnectionError(request=request) from e
+
+    def send(self, body: Any) -> httpx.Response:
         http = self.http
         assert isinstance(http, httpx.Client)
         request = self.request(body, http.cookies)
-        try:
+        with self._transport_errors(request):
             response = http.send(request)
-        except httpx.TimeoutException as e:
-            raise openai.APITimeoutError(request=request) from e
-        except openai.OpenAIError:
-            raise
-        except Exception as e:
-            raise openai.APIConnectionError(request=request) from e
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as e:
-            if not e.response.is_closed:
-                e.response.read()
-            raise self.status_error(e.response) from None
+        if not response.is_success:  # the SDK's raise_for_status, mapped its way
+            response.read()
+            raise self.status_error(response) from None
         return response
 
     async def asend(self, body: Any) -> httpx.Response:
-        import openai
-
         http = self.http
         assert isinstance(http, httpx.AsyncClient)
         request = self.request(body, http.cookies)
-        try:
+        with self._transport_errors(request):
             response = await http.send(request)
-        except httpx.TimeoutException as e:
-            raise openai.APITimeoutError(request=request) from e
-        except openai.OpenAIError:
-            raise
-        except Exception as e:
-            raise openai.APIConnectionError(request=request) from e
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as e:
-            if not e.response.is_closed:
-                await e.response.aread()
-            raise self.status_error(e.response) from None
+        if not response.is_success:
+            await response.aread()
+            raise self.status_error(response) from None
         return response
 
 
