@@ -39,6 +39,7 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 from summarizer import catalog
 from summarizer.backends import _speedups
 from summarizer.backends.base import CallStats, Messages, Mode, Throttle
+from summarizer.backends.completions import chat_completion
 from summarizer.backends.http import (
     SEND_TRACKER,
     AnswerError,
@@ -312,9 +313,8 @@ class OpenAIBackend:
         raise AssertionError("unreachable: OpenAIError is the last row")  # pragma: no cover
 
     def _completion(self, response: httpx.Response) -> ChatCompletion:
-        """Built as leniently as the SDK builds it (servers omit fields), once
-        :func:`completion_json` found that it is a chat completion."""
-        return ChatCompletion.construct(**completion_json(response, self.settings.max_answer_bytes))
+        """As leniently as the SDK builds it (servers omit fields): see chat_completion."""
+        return chat_completion(completion_json(response, self.settings.max_answer_bytes))
 
     def _post(self, client: openai.OpenAI, payload: dict[str, Any]) -> httpx.Response:
         """``client.post`` of ``payload``, sent directly when it can be (see the module doc)."""

@@ -30,6 +30,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
+from summarizer.backends.completions import chat_completion
 from summarizer.backends.http import (
     AnswerTooLargeError,
     _not_a_completion,
@@ -78,7 +79,7 @@ def answer_of(body: Any) -> ChatCompletion | str:
     problem = _not_a_completion(body)
     if problem is not None:
         return f"the answer is not a chat completion: {problem}"
-    return ChatCompletion.construct(**body)
+    return chat_completion(body)
 
 
 class BatchAPI:
