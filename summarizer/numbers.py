@@ -36,7 +36,8 @@ def digits_value(token: str) -> float:
     try:
         return float(token.replace(",", ""))
     except ValueError:
-        return float("".join(ch for ch in token if ch.isdigit()) or 0)
+        # isdecimal, not isdigit: "²" is a digit that float() refuses.
+        return float("".join(ch for ch in token if ch.isdecimal()) or 0)
 
 
 def numbers_in(words: Sequence[str]) -> list[tuple[float, int, int]]:
@@ -57,9 +58,9 @@ def numbers_in(words: Sequence[str]) -> list[tuple[float, int, int]]:
         start, last = -1, ""
 
     for i, w in enumerate(words):
-        if start < 0 and w not in _NUMBER_WORDS and not w[0].isdigit():
+        if start < 0 and w not in _NUMBER_WORDS and not w[0].isdecimal():
             continue  # most words: no number under way, and none starts here
-        if w[0].isdigit():
+        if w[0].isdecimal():  # "²" alone is no number: float() refuses it
             flush()
             current, start, last = digits_value(w), i, "digit"
         elif w in _UNITS and last not in ("unit", "digit"):

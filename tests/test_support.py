@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from typing import Any
 
 import pytest
 
-from summarizer import Summarizer
+from summarizer import Summarizer, support
 from summarizer.backends.function import FunctionBackend
 from summarizer.contract.models import Actor, ArticleSummary
 from summarizer.evals.goldens import load_case
 from summarizer.evals.scoring import SECTION_WEIGHTS, score_summary
 from summarizer.grounding import Aligner, Grounder, GroundingError
 from summarizer.item_support import ItemSupport, SupportChecker
+from summarizer.quotes import common_prefix
 from summarizer.similarity import ActorNames
 from summarizer.support import check_support
 from tests.conftest import ROOT
@@ -310,3 +312,75 @@ def test_a_negation_elsewhere_in_the_evidence_is_not_a_contradiction(
     from summarizer.support import contradictions
 
     assert contradictions(claim, [quote]).supported
+
+
+def _has_form_by_definition(key: str, words: frozenset[str]) -> bool:
+    """support._has_form as first written: every word compared, no shortcut."""
+    return key in words or any(
+        min(len(w), len(key)) >= 4
+        and w[:4] == key[:4]
+        and common_prefix(w, key) >= min(len(w), len(key)) - 2
+        for w in words
+    )
+
+
+def _states_negated_by_definition(
+    lowered: list[str], negated: frozenset[tuple[str, str | None]]
+) -> int | None:
+    for i, w in enumerate(lowered):
+        if len(w) < 4 or support._NOT_ASSERTED.intersection(lowered[max(0, i - 3) : i]):
+            continue
+        for word, after in negated:
+            if not _has_form_by_definition(w, frozenset((word,))):
+                continue
+            if after is None or _has_form_by_definition(after, frozenset(lowered[i + 1 : i + 5])):
+                return i
+    return None
+
+
+def test_the_word_form_shortcuts_find_what_the_definition_finds() -> None:
+    """_has_form and _states_negated skip words by their first four letters: they
+    must still agree with the plain definition on every input."""
+    rng = random.Random(3)
+    vocab = [
+        "agree", "agreed", "agreement", "agr", "talks", "talk", "tal", "a", "", "not",
+        "tried", "than", "signed", "sign", "signature", "abcd", "abce", "abcde", "abcdx",
+        "abc", "AbCd", "ﬁnal", "final", "İstan", "istan",
+    ]  # fmt: skip
+
+    def word() -> str:
+        if rng.random() < 0.7:
+            return rng.choice(vocab)
+        return "".join(rng.choice("abcdeé'") for _ in range(rng.randint(0, 8)))
+
+    found = 0
+    for _ in range(20000):
+        key, words = word(), frozenset(word() for _ in range(rng.randint(0, 6)))
+        assert support._has_form(key, words) == _has_form_by_definition(key, words)
+        lowered = [word() for _ in range(rng.randint(0, 10))]
+        negated = frozenset(
+            (word(), word() if rng.random() < 0.7 else None) for _ in range(rng.randint(1, 3))
+        )
+        at = support._states_negated(lowered, negated)
+        assert at == _states_negated_by_definition(lowered, negated)
+        found += at is not None
+    assert found > 500
+
+
+def test_a_consistent_claim_gets_the_plain_support() -> None:
+    assert support.contradictions("Talks went on.", ["Talks went on."]) == support.Support(
+        True, 1.0, (), ()
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["The site covers 5 km ² of land", "It grew by ² units", "Area 5² km"]
+)
+def test_a_superscript_digit_is_no_number_and_no_crash(text: str) -> None:
+    """``"²"`` is a digit to ``str.isdigit`` that ``float()`` refuses: a claim or quote
+    with one made the support check raise ValueError (the request failed)."""
+    from summarizer.numbers import numbers_in
+    from summarizer.support import contradictions
+
+    assert contradictions(text, [text]).supported
+    assert [v for v, _, _ in numbers_in(text.lower().split())] == ([5.0] if "5" in text else [])
