@@ -13,6 +13,7 @@ pipeline and its SDKs above all, inside the commands; ``tests/test_cli.py`` and
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -107,5 +108,16 @@ def main(
 
 
 def run() -> None:
-    """Console-script entry point (``summarizer``; ``python -m summarizer`` too)."""
-    app()
+    """Console-script entry point (``summarizer``; ``python -m summarizer`` too).
+
+    On the way out every object the process made is frozen (:func:`gc.freeze`), so
+    the interpreter's last garbage collection skips them: it walked everything the
+    imports built (pydantic's validators, typer's commands), about 40 ms of a 0.25 s
+    ``eval check`` (measured), to free memory the process hands back whole anyway.
+    Module teardown, ``atexit`` handlers and the flush of standard streams still
+    run; only objects in reference cycles are not finalized.
+    """
+    try:
+        app()
+    finally:
+        gc.freeze()
