@@ -26,25 +26,51 @@ def chat_completion(data: dict[str, Any]) -> ChatCompletion:
     private attributes or defaults other than None in the model. So the two build the
     same object, extra fields included (tests/test_completion_build.py compares them
     field by field). Anything strict validation refuses, or any failure at all, goes
-    the lenient way, as every answer did before.
+    the lenient way, as every answer did before. Keys named like ``construct``'s own
+    parameters are dropped first (see :func:`_without_construct_params`).
     """
+    data = _without_construct_params(data)
     try:
         built = ChatCompletion.model_validate(data, strict=True)
     except Exception:  # noqa: BLE001 - the lenient build decides, as it always did
         return ChatCompletion.construct(**data)
-    # The levels construct builds itself (the rest it validates): there a key named
-    # like one of construct's own parameters is taken for it, and extra fields are
-    # not counted as set.
-    raw = [data, *data["choices"], *(choice["message"] for choice in data["choices"])]
-    if any(name in level for level in raw for name in _CONSTRUCT_PARAMS):
-        return ChatCompletion.construct(**data)
+    # Extra fields are not counted as set by construct at the levels it builds
+    # itself (the completion, each choice, each message; the rest it validates).
     for model in (built, *built.choices, *(choice.message for choice in built.choices)):
         if model.__pydantic_extra__:
             model.__pydantic_fields_set__.difference_update(model.__pydantic_extra__)
     return built
 
 
+def _without_construct_params(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` less any key named like one of ``construct``'s own parameters at the
+    levels it builds itself: ``construct`` would take an answer's ``"_fields_set"``
+    for its parameter and fail on it (an AttributeError: a hostile answer crashed the
+    run), and neither name can be a field. ``data`` itself when it has none (nearly
+    always), never changed in place."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict) and not _CONSTRUCT_PARAMS.isdisjoint(node):
+            return {k: v for k, v in node.items() if k not in _CONSTRUCT_PARAMS}
+        return node
+
+    out: dict[str, Any] = clean(data)
+    choices = out.get("choices")
+    if isinstance(choices, list):
+        cleaned = []
+        for choice in choices:
+            choice = clean(choice)
+            if isinstance(choice, dict) and "message" in choice:
+                message = clean(choice["message"])
+                if message is not choice["message"]:
+                    choice = {**choice, "message": message}
+            cleaned.append(choice)
+        if any(a is not b for a, b in zip(cleaned, choices, strict=True)):
+            out = {**out, "choices": cleaned}
+    return out
+
+
 #: The names ``construct(**data)`` binds to its own parameters, not to fields.
-_CONSTRUCT_PARAMS = ChatCompletion.construct.__code__.co_varnames[
-    : ChatCompletion.construct.__code__.co_argcount
-]
+_CONSTRUCT_PARAMS = frozenset(
+    ChatCompletion.construct.__code__.co_varnames[: ChatCompletion.construct.__code__.co_argcount]
+)
