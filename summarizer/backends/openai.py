@@ -1,14 +1,13 @@
 """Any OpenAI-compatible endpoint: OpenAI itself, vLLM, Ollama, a llama.cpp server.
 
-One request is one ``POST /chat/completions`` as the SDK's generic ``post`` sends
-it (its documented way to call any endpoint), sync and async alike, with the JSON
-body exactly as built: ``chat.completions.create`` walks every parameter through its
-TypedDict transform, which for our plain strings, numbers and JSON schema changes
-nothing and cost about 1.7 ms per request, 40% of the client's CPU (profiled,
-benchmarks/batch.py). ``post`` keeps the rest of the SDK: base URL, auth and headers,
-and error types; :func:`~summarizer.backends._speedups.direct_post` sends the same
-request without rebuilding it each time (``client.post`` when it cannot). The
-requests are checked against OpenAI's API spec in the tests.
+One request is one ``POST /chat/completions`` with the JSON body exactly as built,
+sync and async alike, as the SDK's generic ``post`` sends it (its documented way to
+call any endpoint; :func:`~summarizer.backends._speedups.direct_post` sends the same
+request without rebuilding it each time). ``chat.completions.create`` would walk
+every parameter through its TypedDict transform: for our strings, numbers and JSON
+schema it changes nothing and cost 1.7 ms a request, 40% of the client's CPU
+(profiled, benchmarks/batch.py). The SDK's base URL, auth, headers and error types
+stay; the requests are checked against OpenAI's API spec in the tests.
 
 Every request is bounded (#12): ``settings.timeout`` is a deadline for it as a whole,
 slow bodies included, and at most ``settings.max_answer_bytes`` of answer are read
@@ -28,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -158,9 +158,8 @@ class OpenAIBackend:
         self._async_http_client = async_http_client
         self._client: openai.OpenAI | None = None
         self._aclient: openai.AsyncOpenAI | None = None
-        # Each SDK client's direct sender, made on its first request (None: client.post).
-        self._direct: tuple[openai.OpenAI, _speedups.DirectPost | None] | None = None
-        self._adirect: tuple[openai.AsyncOpenAI, _speedups.DirectPost | None] | None = None
+        # Each SDK client's direct sender (see _sender), gone with the client.
+        self._senders: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._openai_itself = ref.provider == "openai"
         self._provider = ref.provider
         # Whether the server has answered (anything) in this run: until it has, one
@@ -250,7 +249,7 @@ class OpenAIBackend:
         if self._client is not None:
             if self._http_client is None:
                 self._client.close()
-            self._client = self._direct = None
+            self._client = None
 
     async def aclose(self) -> None:
         """Close the async SDK client; the next async call makes a new one (an event
@@ -259,7 +258,7 @@ class OpenAIBackend:
         if self._aclient is not None:
             if self._async_http_client is None:
                 await self._aclient.close()
-            self._aclient = self._adirect = None
+            self._aclient = None
 
     # -- one request ---------------------------------------------------------------------
 
@@ -316,21 +315,22 @@ class OpenAIBackend:
         """As leniently as the SDK builds it (servers omit fields): see chat_completion."""
         return chat_completion(completion_json(response, self.settings.max_answer_bytes))
 
+    def _sender(self, client: openai.OpenAI | openai.AsyncOpenAI) -> _speedups.DirectPost | None:
+        """``client``'s sender, made at its first request (in its loop); None: ``post``."""
+        if client not in self._senders:
+            self._senders[client] = _speedups.direct_post(client, _PATH)
+        direct = self._senders[client]
+        return direct if direct is not None and direct.available() else None
+
     def _post(self, client: openai.OpenAI, payload: dict[str, Any]) -> httpx.Response:
         """``client.post`` of ``payload``, sent directly when it can be (see the module doc)."""
-        if self._direct is None or self._direct[0] is not client:
-            self._direct = (client, _speedups.direct_post(client, _PATH))
-        direct = self._direct[1]
-        if direct is None or not direct.available():
+        if (direct := self._sender(client)) is None:
             return client.post(_PATH, body=payload, cast_to=httpx.Response)
         return direct.send(payload)
 
     async def _apost(self, client: openai.AsyncOpenAI, payload: dict[str, Any]) -> httpx.Response:
         """The async twin of :meth:`_post`: both send the same request."""
-        if self._adirect is None or self._adirect[0] is not client:
-            self._adirect = (client, _speedups.direct_post(client, _PATH))
-        direct = self._adirect[1]
-        if direct is None or not direct.available():
+        if (direct := self._sender(client)) is None:
             return await client.post(_PATH, body=payload, cast_to=httpx.Response)
         return await direct.asend(payload)
 
