@@ -287,13 +287,13 @@ def enable(on: bool = True) -> None:
     _enabled = on
 
 
-def _switch() -> bool | None:
-    """What ``SUMMARIZER_LOG`` says: on, off, or None when it is unset."""
+def _switch() -> tuple[bool, str] | None:
+    """What ``SUMMARIZER_LOG`` says, and why (as :func:`status`), or None when unset."""
     env = os.environ.get(ENV, "").strip().lower()
     if env in _OFF:
-        return False
+        return False, f"off: {ENV}={env}"
     if env in _ON:
-        return True
+        return True, f"on: {ENV}={env}"
     if env:
         raise ConfigurationError(
             f"{ENV}={os.environ[ENV].strip()!r} is neither on nor off: use one of "
@@ -308,10 +308,8 @@ def status(where: Path | None = None) -> tuple[bool, str]:
 
     Raises ConfigurationError for a ``SUMMARIZER_LOG`` that is neither on nor off.
     """
-    switch = _switch()
-    if switch is not None:
-        env = os.environ[ENV].strip().lower()
-        return switch, f"{'on' if switch else 'off'}: {ENV}={env}"
+    if (said := _switch()) is not None:
+        return said
     if ((where or log_dir()) / OFF_FILE).exists():
         return False, "off: `summarizer logs off` (`summarizer logs on` turns it back on)"
     return True, "on (the default; `summarizer logs off` or SUMMARIZER_LOG=0 turns it off)"
