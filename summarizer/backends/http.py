@@ -13,12 +13,9 @@ deeply, HTML, not the shape of a chat completion). The deadline is
 :mod:`summarizer.deadline`'s: every socket operation of a sync request ends by it;
 async requests are also bounded by ``asyncio.timeout`` in the backend.
 
-**Many concurrent requests.** httpcore's connection pool rescans every connection
-for every idle one each time a request starts or ends, so its cost per request grows
-with the square of the pool size: with 50 connections it took about half the
-client's CPU in a profiled batch. Shards of a few connections each keep the same
-total (one pool sized to the concurrency, as far as callers can tell) at a small
-fraction of that cost.
+**Many concurrent requests.** Plain ``http://`` goes through :mod:`.h1`. httpcore's
+pool (TLS) rescans every connection each time a request starts or ends: with 50 it
+took half a batch's CPU. Shards of a few connections each keep the same total.
 """
 
 from __future__ import annotations
@@ -36,6 +33,7 @@ from typing import Any, Protocol
 import httpx
 
 from summarizer import deadline
+from summarizer.backends.h1 import H1Transport
 from summarizer.deadline import DeadlineTransport, proxy_mounts
 
 SHARD_SIZE = 8
@@ -122,10 +120,7 @@ class _CappedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """An answer body read within the cap and the deadline, inflated here if encoded."""
 
     def __init__(self, stream: Any, cap: int, coding: str, declared: str) -> None:
-        self._stream = stream
-        self._cap = cap
-        self._coding = coding
-        self._declared = declared
+        self._stream, self._cap, self._coding, self._declared = stream, cap, coding, declared
         self._size = 0
         self._inflater: Any = zlib.decompressobj(_INFLATE[coding]) if coding in _INFLATE else None
         self._raw_deflate_left = coding == "deflate"  # some servers send it without a header
@@ -342,9 +337,8 @@ class _CountedStream(httpx.AsyncByteStream):
         self._stream = stream
         self._done: Callable[[], None] | None = done
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()
 
     async def aclose(self) -> None:
         try:
@@ -356,13 +350,15 @@ class _CountedStream(httpx.AsyncByteStream):
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
-    """``max_connections`` connections in shards of at most :data:`SHARD_SIZE`;
-    each request goes to the least busy shard."""
+    """``max_connections`` connections: to plain ``http://`` origins through
+    :class:`~summarizer.backends.h1.H1Transport`, to others (TLS) in httpcore shards of
+    at most :data:`SHARD_SIZE`, each request to the least busy shard."""
 
     def __init__(self, max_connections: int, **transport_kwargs: object) -> None:
         n = max(1, math.ceil(max_connections / SHARD_SIZE))
         per_shard = math.ceil(max_connections / n)
         limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
+        self._plain = H1Transport(max_connections)
         transport_kwargs.setdefault("verify", ssl_context())
         self._shards = [
             httpx.AsyncHTTPTransport(limits=limits, **transport_kwargs)  # type: ignore[arg-type]
@@ -376,6 +372,8 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         if tracker is not None and isinstance(request.stream, httpx.AsyncByteStream):
             tracker.mark_sending()
             request.stream = _SentStream(request.stream, tracker.mark_sent)
+        if request.url.scheme == "http":
+            return _bounded(await self._plain.handle_async_request(request))
         i = min(range(len(self._shards)), key=self._busy.__getitem__)
         self._busy[i] += 1
 
@@ -396,5 +394,6 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
+        await self._plain.aclose()
         for shard in self._shards:
             await shard.aclose()
