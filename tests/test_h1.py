@@ -82,7 +82,7 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[Script]]]:
 async def _post(transport: httpx.AsyncBaseTransport, port: int, **kw: object) -> httpx.Response:
     """One request through a client left open (closing it would close the transport)."""
     client = httpx.AsyncClient(transport=transport)
-    url = f"http://127.0.0.1:{port}/v1/chat?x=1"
+    url = str(kw.pop("url", f"http://127.0.0.1:{port}/v1/chat?x=1"))
     response = await client.post(url, json={"a": 1}, **kw)  # type: ignore[arg-type]
     await response.aread()
     return response
@@ -340,3 +340,180 @@ async def test_the_sharded_transport_sends_plain_http_here_and_caps_the_answer(s
         with limits(10, 1000), pytest.raises(AnswerTooLargeError):
             await client.get(url)
     assert transport._plain._idle == {}  # closed with the client
+
+
+# -- found by an attacker's review of the transport (each failed before its fix) -------
+
+
+async def test_a_request_the_server_read_then_dropped_is_not_sent_again(serve) -> None:  # type: ignore[no-untyped-def]
+    # The server read the second request (a model may have run it) and closed
+    # without answering: sending it again on a new connection would run it twice.
+    script = await serve(lambda n, _: None if n == 2 else _answer(b"x%d" % n))
+    transport = H1Transport(4)
+    assert (await _post(transport, script.port)).content == b"x1"
+    with pytest.raises(httpx.RemoteProtocolError, match="without answering"):
+        await _post(transport, script.port)
+    assert len(script.requests) == 2  # the caller's retry policy decides, not this
+    await transport.aclose()
+
+
+async def test_an_answer_sent_before_the_request_body_was_read_is_returned() -> None:
+    # A gateway refuses a big body at once (413) and drops the connection while the
+    # body is still being written: the answer arrived and must be what the caller sees.
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(_answer(b"too large", "Connection: close", status="413 Too Large"))
+            await writer.drain()
+            await asyncio.sleep(0.2)  # the client has read the answer meanwhile
+        finally:
+            writer.transport.abort()  # with the body unread: a reset
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = H1Transport(4)
+    client = httpx.AsyncClient(transport=transport)
+    url = f"http://127.0.0.1:{port}/"
+    response = await client.post(url, content=b"x" * (64 << 20))
+    assert (response.status_code, response.content) == (413, b"too large")
+    server.close()
+    await transport.aclose()
+
+
+async def test_bytes_after_a_body_that_filled_the_buffer_are_never_the_next_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The body filled the buffer exactly, so reading paused; the bytes the server sent
+    # after it stay in the socket while the connection idles. Reused, the connection
+    # read them as the answer to the next request.
+    monkeypatch.setattr(h1, "HIGH_WATER", 100_000)
+    connections: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            await _read_request(reader)
+            if len(connections) == 1:
+                writer.write(_answer(b"b" * 100_000))
+                await writer.drain()
+                await asyncio.sleep(0.3)
+                writer.write(_answer(b"stale"))
+                await _read_request(reader)
+            writer.write(_answer(b"fresh"))
+            await writer.drain()
+            await reader.read()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = H1Transport(4)
+    client = httpx.AsyncClient(transport=transport)
+    async with client.stream("POST", f"http://127.0.0.1:{port}/", content=b"{}") as response:
+        await asyncio.sleep(0.2)  # the whole body is buffered, reading paused
+        assert len(await response.aread()) == 100_000
+    await asyncio.sleep(0.3)  # the stale answer is in the socket
+    assert (await _post(transport, port)).content == b"fresh"
+    server.close()
+    await transport.aclose()
+
+
+_LONG_EXTENSION = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" + b"e" * 2000
+
+
+@pytest.mark.parametrize("pause", [False, True])
+async def test_a_chunk_size_line_over_its_limit_is_refused_however_it_arrives(
+    pause: bool,
+) -> None:
+    # Refused when it came in two reads, accepted when it came in one.
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await _read_request(reader)
+            writer.write(_LONG_EXTENSION[:-100])
+            if pause:
+                await writer.drain()
+                await asyncio.sleep(0.1)
+            writer.write(_LONG_EXTENSION[-100:] + b"\r\nhello\r\n0\r\n\r\n")
+            await writer.drain()
+            await reader.read()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = H1Transport(4)
+    with pytest.raises(httpx.RemoteProtocolError, match="over 1024"):
+        await _post(transport, port)
+    server.close()
+    await transport.aclose()
+
+
+async def test_a_long_trailer_line_is_accepted_however_it_arrives() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n")
+            writer.write(b"X-Trailer: " + b"t" * 1500)
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.write(b"\r\n\r\n")
+            await writer.drain()
+            await reader.read()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = H1Transport(4)
+    assert (await _post(transport, port)).content == b"ok"
+    server.close()
+    await transport.aclose()
+
+
+async def test_a_status_under_100_is_not_skipped_as_informational(serve) -> None:  # type: ignore[no-untyped-def]
+    script = await serve(lambda n, _: b"HTTP/1.1 099 Odd\r\n\r\n" + _answer(b"smuggled"))
+    transport = H1Transport(4)
+    with pytest.raises(httpx.RemoteProtocolError):
+        await _post(transport, script.port)
+    await transport.aclose()
+
+
+async def test_a_method_that_is_not_a_token_is_never_sent(serve) -> None:  # type: ignore[no-untyped-def]
+    script = await serve(lambda n, _: _answer(b"ok"))
+    transport = H1Transport(2)
+    method = "GET / HTTP/1.1\r\nX-Injected: 1\r\nX"
+    request = httpx.Request(method, f"http://127.0.0.1:{script.port}/", content=b"x")
+    with pytest.raises(httpx.LocalProtocolError):
+        await transport.handle_async_request(request)
+    assert script.requests == []
+    await transport.aclose()
+
+
+async def test_an_answer_framed_both_ways_does_not_keep_its_connection(serve) -> None:  # type: ignore[no-untyped-def]
+    # Transfer-Encoding and Content-Length together (RFC 9112 6.3: to be handled as an
+    # error): the chunked framing is read, and the connection is not trusted again.
+    script = await serve(
+        lambda n, _: (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 7\r\n\r\n"
+            b"2\r\nok\r\n0\r\n\r\n"
+        )
+    )
+    transport = H1Transport(4)
+    for _ in range(2):
+        assert (await _post(transport, script.port)).content == b"ok"
+    assert script.connections == 2
+    await transport.aclose()
+
+
+async def test_a_host_name_that_cannot_resolve_is_a_connect_error_that_says_so() -> None:
+    # An empty or 64-character label made the socket module's IDNA codec raise a bare
+    # UnicodeError; httpcore says ConnectError from gaierror ("unresolved" to retry.py).
+    from summarizer.backends.retry import unreachable
+
+    transport = H1Transport(2)
+    for host in ("model..invalid", "m" * 64 + ".invalid"):
+        with pytest.raises(httpx.ConnectError) as caught:
+            await _post(transport, 80, url=f"http://{host}/")
+        assert unreachable(caught.value) == "unresolved"
+    await transport.aclose()

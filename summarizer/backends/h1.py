@@ -10,15 +10,16 @@ rest stays with httpcore: TLS (``https://``), proxies (the client mounts those
 before a request reaches this transport), HTTP/2 and upgrades.
 
 What it does: keep-alive connections per origin (reused last-in first-out, closed
-after ``KEEPALIVE`` idle seconds, as httpcore does, and before the servers' own 5 s);
-a request body sent with its length, or chunked; an answer framed by
-``Content-Length``, chunked, or the end of the connection; informational (1xx)
-answers skipped. A connection is reused only once its answer was read to the end and
-nothing more arrived; any other end (an error, a body not read to the end, a
-cancelled request: a client that left the server) closes it, so the server sees the
-request abandoned. A request that finds a reused connection already closed by the
-server (before a byte of answer) is sent once more on a new one: the server never
-read it.
+after ``KEEPALIVE`` idle seconds: under the 5 s of uvicorn (vLLM) and llama.cpp's
+server, whose clock starts before ours); a request body sent with its length, or
+chunked; an answer framed by ``Content-Length``, chunked, or the end of the
+connection; informational (1xx) answers skipped. A connection is reused only once its
+answer was read to the end and nothing more arrived; any other end (an error, a body
+not read to the end, a cancelled request: a client that left the server) closes it,
+so the server sees the request abandoned. A request goes again, on a new connection,
+only if not a byte of it left on a reused one (closed while idle); once written it is
+never sent again here (nor by httpcore): the server may have run it, the caller's
+retries decide.
 
 Faults are httpx's own exceptions (``ConnectError``, ``ConnectTimeout``,
 ``ReadTimeout``, ``WriteTimeout``, ``PoolTimeout``, ``ReadError``,
@@ -27,8 +28,8 @@ hostile answer cannot make it buffer without bound: a head over ``MAX_HEAD`` byt
 status line or header that is not HTTP, a ``Content-Length`` that is not one number,
 a transfer coding other than chunked, a chunk-size line that is not hex is a
 ``RemoteProtocolError``; a body is handed on as it arrives (the reading stops while
-``HIGH_WATER`` bytes wait), and the answer cap is the caller's
-(:mod:`summarizer.backends.http`).
+``HIGH_WATER`` bytes wait, and a connection so paused is not reused: what waits in its
+socket is unseen), and the answer cap is the caller's (:mod:`summarizer.backends.http`).
 
 It is one module because it is one protocol's client: the framing rules, the
 connection's state and the pool that reuses it are only right together.
@@ -47,7 +48,7 @@ import httpx
 #: Most bytes of an answer's status line and headers (and of a chunked body's trailers).
 MAX_HEAD = 64 * 1024
 #: Seconds a connection may stay idle and still be reused.
-KEEPALIVE = 5.0
+KEEPALIVE = 4.0
 #: Bytes received and not yet consumed at which reading from the socket pauses.
 HIGH_WATER = 1 << 20
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -57,7 +58,7 @@ _NO_BODY_STATUS = (204, 304)
 
 
 class _Closed(Exception):
-    """The connection ended before a byte of the answer came: nothing was read."""
+    """The connection ended before a byte of the request went out on it."""
 
 
 class _Conn(asyncio.Protocol):
@@ -70,7 +71,8 @@ class _Conn(asyncio.Protocol):
         self.lost: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
-        self._writable: asyncio.Event | None = None  # set while writes may go on
+        self._writable = asyncio.Event()  # set while writes may go on
+        self._writable.set()
         self.idle_since = 0.0
 
     # -- asyncio.Protocol --------------------------------------------------------------
@@ -94,17 +96,13 @@ class _Conn(asyncio.Protocol):
         self.ended = True
         self.lost = exc
         self._wake()
-        if self._writable is not None:
-            self._writable.set()
+        self._writable.set()
 
     def pause_writing(self) -> None:
-        if self._writable is None:
-            self._writable = asyncio.Event()
         self._writable.clear()
 
     def resume_writing(self) -> None:
-        if self._writable is not None:
-            self._writable.set()
+        self._writable.set()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -115,12 +113,9 @@ class _Conn(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        return (
-            not self.ended
-            and not self.buf
-            and self.transport is not None
-            and (not self.transport.is_closing())
-        )
+        """Nothing more came and nothing can be waiting unseen (reading paused)."""
+        t = self.transport
+        return not (self.ended or self.buf or self._paused or t is None or t.is_closing())
 
     def close(self) -> None:
         """Drop the connection at once (a reset: nothing of ours is left to send)."""
@@ -129,18 +124,20 @@ class _Conn(asyncio.Protocol):
             self.transport.abort()
 
     async def send(self, data: bytes, timeout: float | None) -> None:
+        """``_Closed`` if not a byte went out. A connection lost later is left to the
+        reading: an answer (a 413) may have come first, and the server may have read."""
         assert self.transport is not None
-        if self.ended:
+        if self.ended or self.transport.is_closing():
             raise _Closed
         self.transport.write(data)
-        if self._writable is not None and not self._writable.is_set():
+        if self.transport.is_closing():  # the first send failed: nothing went out
+            raise _Closed
+        if not self._writable.is_set():
             try:
                 async with asyncio.timeout(timeout):
                     await self._writable.wait()
             except TimeoutError:
                 raise httpx.WriteTimeout("timed out sending the request") from None
-        if self.ended and self.lost is not None:
-            raise _Closed
 
     async def more(self, timeout: float | None) -> None:
         """Wait until more bytes arrive or the connection ends."""
@@ -177,22 +174,22 @@ class _Conn(asyncio.Protocol):
                 break
             looked = len(self.buf)
             if self.ended:
-                if not self.buf and what == "head":
-                    raise _Closed
-                raise httpx.RemoteProtocolError(f"the server closed the connection mid-{what}")
+                end = f"mid-{what}" if self.buf else "without answering"
+                raise httpx.RemoteProtocolError(f"the server closed the connection {end}")
             await self.more(timeout)
         raise httpx.RemoteProtocolError(f"the answer's {what} is over {MAX_HEAD} bytes")
 
-    async def read_line(self, timeout: float | None) -> bytes:
-        """One line of a chunked body, without its line end (at most 1 KiB)."""
+    async def read_line(self, timeout: float | None, limit: int = 1024) -> bytes:
+        """One line of a chunked body, without its line end: over ``limit`` bytes
+        (however it arrived) it is a ``RemoteProtocolError``."""
         while True:
-            end = self.buf.find(b"\n")
+            end = self.buf.find(b"\n", 0, limit + 1)
             if end >= 0:
                 line = self.take(end)
                 del self.buf[:1]
                 return line[:-1] if line.endswith(b"\r") else line
-            if len(self.buf) > 1024:
-                raise httpx.RemoteProtocolError("a chunk-size line over 1024 bytes")
+            if len(self.buf) > limit:
+                raise httpx.RemoteProtocolError(f"a chunked body's line over {limit} bytes")
             if self.ended:
                 raise httpx.RemoteProtocolError("the server closed the connection mid-body")
             await self.more(timeout)
@@ -204,7 +201,7 @@ def _parse_head(head: bytes) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes
     lines = [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")]
     version, _, rest = lines[0].partition(b" ")
     code, _, reason = rest.partition(b" ")
-    if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
+    if version not in (b"HTTP/1.1", b"HTTP/1.0") or not re.fullmatch(rb"[1-9]\d\d", code):
         raise httpx.RemoteProtocolError("the answer's status line is not HTTP/1.x")
     headers: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
@@ -242,15 +239,21 @@ def _framing(method: str, status: int, headers: list[tuple[bytes, bytes]]) -> in
 
 
 def _keeps_alive(version: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Not after ``Connection: close``, HTTP/1.0, or both framings (RFC 9112 6.3: "ought
+    to be handled as an error"; the chunked one was read, not trusted to end it)."""
     tokens = {
         t.strip().lower() for name, value in headers if name.lower() == b"connection"
         for t in value.split(b",")
     }  # fmt: skip
-    return version == b"HTTP/1.1" and b"close" not in tokens
+    both = {b"transfer-encoding", b"content-length"} <= {n.lower() for n, _ in headers}
+    return version == b"HTTP/1.1" and b"close" not in tokens and not both
 
 
 def _request_head(request: httpx.Request) -> bytes:
-    parts = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    method = request.method.encode("latin-1", "replace")
+    if not _TOKEN.fullmatch(method):
+        raise httpx.LocalProtocolError("the request's method is not a token")
+    parts = [method, b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
     for name, value in request.headers.raw:
         if not _TOKEN.fullmatch(name) or any(c in value for c in (b"\r", b"\n", b"\0")):
             raise httpx.LocalProtocolError("a request header is not a valid header line")
@@ -325,12 +328,14 @@ class _Body(httpx.AsyncByteStream):
                 raise httpx.RemoteProtocolError("a chunk longer than its size")
 
     async def _trailers(self) -> None:
-        """Skip the trailer lines after the last chunk, up to the empty line."""
-        conn = self._conn
-        for _ in range(64):
-            if not await conn.read_line(self._timeout):
+        """Skip the trailer lines after the last chunk, up to the empty line (at most
+        ``MAX_HEAD`` bytes in all, as a head)."""
+        left = MAX_HEAD
+        while left > 0:
+            if not (line := await self._conn.read_line(self._timeout, left)):
                 return
-        raise httpx.RemoteProtocolError("the answer's trailers do not end")
+            left -= len(line) + 1
+        raise httpx.RemoteProtocolError(f"the answer's trailers are over {MAX_HEAD} bytes")
 
     async def _to_end(self) -> AsyncIterator[bytes]:
         conn = self._conn
@@ -447,9 +452,10 @@ class H1Transport(httpx.AsyncBaseTransport):
     async def _connect(self, key: tuple[bytes, int], timeout: float | None) -> _Conn:
         host, port = key[0].decode("ascii"), key[1]
         loop = asyncio.get_running_loop()
-        try:
+        try:  # the name as bytes: a str goes through the IDNA codec (UnicodeError)
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(_Conn, host.strip("[]"), port)
+                host_bytes: str = key[0].strip(b"[]")  # type: ignore[assignment]
+                _, conn = await loop.create_connection(_Conn, host_bytes, port)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except OSError as e:
