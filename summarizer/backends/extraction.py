@@ -49,7 +49,7 @@ from summarizer.backends import _speedups
 from summarizer.backends.base import Backend, CallStats, Extraction, Messages
 from summarizer.backends.calls import Calls
 from summarizer.contract import ArticleSummary
-from summarizer.contract.llm_schema import Limits, llm_json_schema, over_bounds
+from summarizer.contract.llm_schema import Limits, over_bounds, shared_llm_json_schema
 from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
 from summarizer.grounding import Grounder
 from summarizer.redact import one_line
@@ -110,9 +110,11 @@ class GroundingContext(dict[str, Any]):
 class LLMArticleSummary(ArticleSummary):
     """The response model handed to Instructor: the contract plus bounds and grounding.
 
-    Its JSON schema is the LLM-facing one, computed once: Instructor asks for the
-    schema on every call, and regenerating it is a measurable share of per-request
-    CPU (see docs/ANCHORS.md).
+    Its JSON schema is the LLM-facing one, computed once and handed out as the same
+    object every time (nothing on a request's path changes it): Instructor asks for
+    the schema on every call, and regenerating it, or even copying it, is a
+    measurable share of per-request CPU (see docs/ANCHORS.md and
+    :func:`~summarizer.contract.llm_schema.shared_llm_json_schema`).
     """
 
     #: ``Model.field`` size bounds not held (see ``over_bounds``).
@@ -132,7 +134,7 @@ class LLMArticleSummary(ArticleSummary):
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return llm_json_schema()
+        return shared_llm_json_schema()
 
     def to_public(self) -> ArticleSummary:
         """Copy into the public class, so callers never see this subclass."""
@@ -148,7 +150,7 @@ def response_model(
     """The response model for a prompt's limits (and an article's quote choices)."""
     if not limits and not quote_choices:
         return LLMArticleSummary
-    schema_json = json.dumps(llm_json_schema(limits, quote_choices))
+    schema = shared_llm_json_schema(limits, quote_choices)
 
     class Limited(LLMArticleSummary):
         # Quotes picked from the article's spans may be longer than a written one.
@@ -156,7 +158,7 @@ def response_model(
 
         @classmethod
         def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            return dict(json.loads(schema_json))
+            return schema
 
     Limited.__name__ = Limited.__qualname__ = "LLMArticleSummary"
     return Limited

@@ -58,9 +58,12 @@ class FunctionCall:
 
 
 def _schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The request's schema as the function's own copy, which it may change: the
+    request holds the one schema object every request shares (see
+    ``summarizer.contract.llm_schema.shared_llm_json_schema``)."""
     fmt = body.get("response_format") or {}
     schema = (fmt.get("json_schema") or {}).get("schema")
-    return schema if isinstance(schema, dict) else None
+    return json.loads(json.dumps(schema)) if isinstance(schema, dict) else None
 
 
 def _text(answer: Answer) -> str:
