@@ -179,6 +179,82 @@ def test_cookies_the_server_set_are_sent_back_as_by_the_sdk(is_async: bool) -> N
     assert _wire(by_sdk) == _wire(direct)
 
 
+def test_cookies_the_server_sets_on_the_direct_path_are_kept(is_async: bool) -> None:
+    def sticky(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json=completion("{}"), headers={"set-cookie": "lb=node-3; Path=/"}
+        )
+
+    cap = Capture(sticky, is_async=is_async)
+    cap.send("direct")  # sets the cookie
+    cap.send("direct")
+    cap.send("sdk")
+    _, direct, by_sdk = cap.requests
+    assert direct.headers["cookie"] == by_sdk.headers["cookie"] == "lb=node-3"
+
+
+def test_a_redirect_is_followed_as_by_the_sdk(is_async: bool) -> None:
+    """The direct path sends the request again through the client, which follows the
+    redirect: one request more to the old address, the same answer."""
+    old = "/old/chat/completions"
+
+    def moved(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/v1{old}":
+            return httpx.Response(307, headers={"location": f"{BASE}{PATH}"})
+        return httpx.Response(200, json=completion('{"a": 1}'))
+
+    seen = []
+    for how in ("sdk", "direct"):
+        cap = Capture(moved, is_async=is_async)
+        if how == "sdk":
+            answer: Any = cap.client.post(old, body=BODY, cast_to=httpx.Response)
+        elif is_async:
+
+            async def direct_async(client: Any = cap.client) -> httpx.Response:
+                direct = _speedups.direct_post(client, old)  # in the loop, as the backend does
+                assert direct is not None
+                return await direct.asend(BODY)
+
+            answer = direct_async()
+        else:
+            direct = _speedups.direct_post(cap.client, old)
+            assert direct is not None
+            answer = direct.send(BODY)
+        if asyncio.iscoroutine(answer):
+            answer = asyncio.run(answer)
+        seen.append((answer.status_code, answer.json(), _wire(cap.requests[-1])))
+    assert seen[0] == seen[1]
+    assert seen[0][:2] == (200, completion('{"a": 1}'))
+
+
+def test_client_hooks_and_httpxs_request_log_still_see_every_request() -> None:
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(str(request.url))
+
+    cap = Capture(_ok, is_async=True)
+    assert isinstance(cap.http, httpx.AsyncClient)
+    cap.http.event_hooks["request"].append(hook)
+    cap.send("direct")
+    assert seen == [f"{BASE}{PATH}"]
+
+    cap = Capture(_ok, is_async=True)
+    logger = logging.getLogger("httpx")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        cap.send("direct")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert [r.getMessage().split('"')[0] for r in records] == [f"HTTP Request: POST {BASE}{PATH} "]
+
+
 def test_a_body_the_sdk_cannot_encode_fails_the_same_way(is_async: bool) -> None:
     cap = Capture(_ok, is_async=is_async)
     nan = {**BODY, "temperature": float("nan")}

@@ -185,3 +185,18 @@ def test_the_sdk_internals_of_the_direct_post_are_where_we_expect_them(is_async:
     assert str(direct.url) == "http://127.0.0.1:9/v1/chat/completions"
     assert direct.headers["authorization"] == "Bearer k"
     assert "content-length" not in direct.headers
+
+
+def test_the_httpx_internal_of_the_direct_async_send_is_where_we_expect_it() -> None:
+    """An async DirectPost hands its request to the client's transport for the URL
+    (``AsyncClient._transport_for_url``, proxies and mounts included); if httpx moved
+    it, requests go through ``send`` again (slower, the same bytes)."""
+    import httpx
+
+    from summarizer.backends.http import ShardedTransport, async_client
+
+    http = async_client(30)
+    transport = _speedups._plain_transport(http, httpx.URL("http://127.0.0.1:9/v1/x"))
+    assert isinstance(transport, ShardedTransport), "httpx moved _transport_for_url"
+    http.auth = httpx.BasicAuth("u", "p")
+    assert _speedups._plain_transport(http, httpx.URL("http://127.0.0.1:9/v1/x")) is None
