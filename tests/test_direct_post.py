@@ -164,6 +164,27 @@ def test_the_direct_request_is_the_sdks_byte_for_byte(
     assert str(second.url) == f"{BASE}{PATH}"
 
 
+def test_a_body_with_the_shared_schema_is_encoded_as_by_the_sdk() -> None:
+    """The response model's schema (one shared object) is encoded once and spliced into
+    each body: the bytes are the SDK encoder's own, request after request, and a body
+    whose text holds what looks like the marker is not confused by it."""
+    from openai._utils._json import openapi_dumps
+
+    from summarizer.contract.llm_schema import shared_llm_json_schema
+
+    schema = shared_llm_json_schema()
+    splice = _speedups.SchemaSplice(openapi_dumps)
+    for text in ('Grüße \u2028 "q"', "\ue000" + "0" * 32, splice._marker):
+        body = {**BODY, "messages": [{"role": "user", "content": text}]}
+        body["response_format"] = {
+            "type": "json_schema", "json_schema": {"name": "S", "strict": True, "schema": schema},
+        }  # fmt: skip
+        assert splice(body) == openapi_dumps(body)
+    assert list(splice._encoded) == [id(schema)]
+    assert splice(BODY) == openapi_dumps(BODY)  # a schema of its own: encoded whole
+    assert list(splice._encoded) == [id(schema)]
+
+
 def test_cookies_the_server_set_are_sent_back_as_by_the_sdk(is_async: bool) -> None:
     def sticky(request: httpx.Request) -> httpx.Response:
         return httpx.Response(

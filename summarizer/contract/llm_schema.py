@@ -306,4 +306,15 @@ def shared_llm_json_schema(
 
 @cache
 def _shared(limits: Limits) -> dict[str, Any]:
-    return llm_json_schema(limits)
+    schema = llm_json_schema(limits)
+    _SHARED_IDS.add(id(schema))  # kept by the cache for good: the id stays its own
+    return schema
+
+
+_SHARED_IDS: set[int] = set()
+
+
+def is_shared(schema: object) -> bool:
+    """Whether ``schema`` is one of :func:`shared_llm_json_schema`'s objects, which
+    never change (so an encoder may keep their bytes)."""
+    return id(schema) in _SHARED_IDS
