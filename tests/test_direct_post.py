@@ -185,33 +185,21 @@ def test_a_body_with_the_shared_schema_is_encoded_as_by_the_sdk() -> None:
     assert list(splice._encoded) == [id(schema)]
 
 
-def test_cookies_the_server_set_are_sent_back_as_by_the_sdk(is_async: bool) -> None:
-    def sticky(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, json=completion("{}"), headers={"set-cookie": "lb=node-3; Path=/"}
-        )
+def _sticky(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=completion("{}"), headers={"set-cookie": "lb=node-3; Path=/"})
 
-    cap = Capture(sticky, is_async=is_async)
-    cap.send("sdk")  # sets the cookie
+
+@pytest.mark.parametrize("setter", ["sdk", "direct"])
+def test_cookies_the_server_sets_are_kept_and_sent_back_on_either_path(
+    is_async: bool, setter: str
+) -> None:
+    cap = Capture(_sticky, is_async=is_async)
+    cap.send(setter)  # sets the cookie
     cap.send("sdk")
     cap.send("direct")
     _, by_sdk, direct = cap.requests
     assert by_sdk.headers["cookie"] == "lb=node-3"
     assert _wire(by_sdk) == _wire(direct)
-
-
-def test_cookies_the_server_sets_on_the_direct_path_are_kept(is_async: bool) -> None:
-    def sticky(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, json=completion("{}"), headers={"set-cookie": "lb=node-3; Path=/"}
-        )
-
-    cap = Capture(sticky, is_async=is_async)
-    cap.send("direct")  # sets the cookie
-    cap.send("direct")
-    cap.send("sdk")
-    _, direct, by_sdk = cap.requests
-    assert direct.headers["cookie"] == by_sdk.headers["cookie"] == "lb=node-3"
 
 
 def test_a_redirect_is_followed_as_by_the_sdk(is_async: bool) -> None:

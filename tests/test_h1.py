@@ -234,12 +234,14 @@ async def test_a_new_connection_closed_without_an_answer_is_a_protocol_error(ser
     await transport.aclose()
 
 
-async def test_a_silent_server_is_a_read_timeout_and_the_connection_is_closed(serve) -> None:  # type: ignore[no-untyped-def]
-    async def never(n: int, _: bytes) -> bytes:
-        await asyncio.sleep(30)
-        return b""
+async def _silent(n: int, _: bytes) -> bytes:
+    """An answer that never comes (the server gives up when the client goes)."""
+    await asyncio.sleep(30)
+    return b""
 
-    script = await serve(never)
+
+async def test_a_silent_server_is_a_read_timeout_and_the_connection_is_closed(serve) -> None:  # type: ignore[no-untyped-def]
+    script = await serve(_silent)
     transport = H1Transport(4)
     with pytest.raises(httpx.ReadTimeout):
         await _post(transport, script.port, timeout=httpx.Timeout(5, read=0.2))
@@ -248,11 +250,7 @@ async def test_a_silent_server_is_a_read_timeout_and_the_connection_is_closed(se
 
 
 async def test_a_cancelled_request_closes_its_connection(serve) -> None:  # type: ignore[no-untyped-def]
-    async def slow(n: int, _: bytes) -> bytes:
-        await asyncio.sleep(30)
-        return b""
-
-    script = await serve(slow)
+    script = await serve(_silent)
     transport = H1Transport(4)
     task = asyncio.ensure_future(_post(transport, script.port))
     while not script.requests:
@@ -422,23 +420,34 @@ async def test_bytes_after_a_body_that_filled_the_buffer_are_never_the_next_answ
 _LONG_EXTENSION = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" + b"e" * 2000
 
 
+def _in_parts(*parts: bytes) -> Callable[..., Awaitable[None]]:
+    """A server that reads a request, then writes ``parts`` 0.1 s apart (so each
+    arrives in its own read) and waits for the client to close."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await _read_request(reader)
+            for i, part in enumerate(parts):
+                if i:
+                    await asyncio.sleep(0.1)
+                writer.write(part)
+                await writer.drain()
+            await reader.read()
+        finally:
+            writer.close()
+
+    return handle
+
+
 @pytest.mark.parametrize("pause", [False, True])
 async def test_a_chunk_size_line_over_its_limit_is_refused_however_it_arrives(
     pause: bool,
 ) -> None:
     # Refused when it came in two reads, accepted when it came in one.
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await _read_request(reader)
-            writer.write(_LONG_EXTENSION[:-100])
-            if pause:
-                await writer.drain()
-                await asyncio.sleep(0.1)
-            writer.write(_LONG_EXTENSION[-100:] + b"\r\nhello\r\n0\r\n\r\n")
-            await writer.drain()
-            await reader.read()
-        finally:
-            writer.close()
+    tail = _LONG_EXTENSION[-100:] + b"\r\nhello\r\n0\r\n\r\n"
+    handle = _in_parts(
+        *([_LONG_EXTENSION[:-100], tail] if pause else [_LONG_EXTENSION + tail[100:]])
+    )
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -450,19 +459,8 @@ async def test_a_chunk_size_line_over_its_limit_is_refused_however_it_arrives(
 
 
 async def test_a_long_trailer_line_is_accepted_however_it_arrives() -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await _read_request(reader)
-            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n")
-            writer.write(b"X-Trailer: " + b"t" * 1500)
-            await writer.drain()
-            await asyncio.sleep(0.1)
-            writer.write(b"\r\n\r\n")
-            await writer.drain()
-            await reader.read()
-        finally:
-            writer.close()
-
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
+    handle = _in_parts(head + b"X-Trailer: " + b"t" * 1500, b"\r\n\r\n")
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     transport = H1Transport(4)
