@@ -21,11 +21,14 @@ FUZZY_MIN_SCORE = 90.0
 _MIN_FUZZY_CHARS = 25  # one typo in a short quote can change its meaning
 
 
+AlignmentKind = Literal["exact", "normalized", "fuzzy"]
+
+
 @dataclass(frozen=True)
 class Match:
     start: int
     end: int
-    alignment: Literal["exact", "normalized", "fuzzy"]
+    alignment: AlignmentKind
 
 
 class Aligner:
@@ -61,12 +64,23 @@ class Aligner:
 
     def locate(self, quote: str) -> Match | None:
         """Where ``quote`` stands in the article, or ``None`` if it is not there."""
+        found = self.span(quote)
+        return None if found is None else Match(*found)
+
+    def span(self, quote: str) -> tuple[int, int, AlignmentKind] | None:
+        """:meth:`locate` as a plain tuple: the grounder's loop over every quote of
+        every answer, where building a frozen :class:`Match` per quote cost more
+        than finding an exact quote."""
         stripped = quote.strip()
         if not stripped:
             return None
         pos = self.text.find(stripped)
         if pos >= 0:
-            return Match(pos, pos + len(stripped), "exact")
+            return pos, pos + len(stripped), "exact"
+        return self._inexact(stripped)
+
+    def _inexact(self, stripped: str) -> tuple[int, int, AlignmentKind] | None:
+        """A quote not in the article as written: normalized, then fuzzy."""
         full, _ = normalize(stripped)
         # Models often wrap a quote in quotation marks or end it with a period the
         # article does not have there: try as given, then without those.
@@ -77,7 +91,7 @@ class Aligner:
         for candidate in dict.fromkeys((full, nquote)):
             pos = norm.find(candidate)
             if pos >= 0:
-                return self._span(pos, pos + len(candidate), "normalized")
+                return self._source_span(pos, pos + len(candidate), "normalized")
         if len(nquote) < _MIN_FUZZY_CHARS:
             return None
         # Imported here: quotes are nearly always found exactly or normalized, and
@@ -96,11 +110,13 @@ class Aligner:
             end += 1
         if not 0.8 * len(nquote) <= end - start <= 1.2 * len(nquote):
             return None
-        return self._span(start, end, "fuzzy")
+        return self._source_span(start, end, "fuzzy")
 
-    def _span(self, nstart: int, nend: int, alignment: Literal["normalized", "fuzzy"]) -> Match:
+    def _source_span(
+        self, nstart: int, nend: int, alignment: Literal["normalized", "fuzzy"]
+    ) -> tuple[int, int, AlignmentKind]:
         index = self._normalized[1]
-        return Match(index[nstart], index[nend - 1] + 1, alignment)
+        return index[nstart], index[nend - 1] + 1, alignment
 
 
 def evidence_spans(

@@ -288,18 +288,20 @@ class Grounder:
         """
         kept = []
         missing = []
+        text, span = self.aligner.text, self.aligner.span
         for ev in evidence:
-            self.report.quotes_total += 1
-            match = self.aligner.locate(ev.quote)
-            if match is None:
+            found = span(ev.quote)
+            if found is None:
                 missing.append(ev.quote)
                 continue
-            self.report.quotes_grounded += 1
-            ev.start, ev.end, ev.alignment = match.start, match.end, match.alignment
-            verbatim = self.aligner.text[match.start : match.end]
+            start, end, _ = found
+            _place(ev, *found)
+            verbatim = text[start:end]
             if verbatim != ev.quote:  # as a rule it is the quote: no assignment to pay
                 ev.quote = verbatim
             kept.append(ev)
+        self.report.quotes_total += len(evidence)
+        self.report.quotes_grounded += len(kept)
         if not evidence:
             return self._fail(path, label, "has no evidence quote; add one", problems)
         if missing and (self.policy == "raise" or not kept):
@@ -316,6 +318,19 @@ class Grounder:
         name or alias (case, quote variants and spacing ignored), then the one actor
         whose name ends with the given words ("Putin" -> "Vladimir Putin")."""
         return ActorNames(actors)
+
+
+_LOCATED = ("start", "end", "alignment")
+
+
+def _place(ev: Evidence, start: int, end: int, alignment: str) -> None:
+    """Set a located quote's offsets as pydantic's own ``__setattr__`` does for a
+    model without ``validate_assignment`` (the contract's models have none): the
+    values in the instance's ``__dict__``, the names in its fields set. Three
+    ``__setattr__`` calls per quote were some 40% of locating an answer's quotes
+    (cProfile of the grounding of the eval set's golden answers)."""
+    vars(ev).update(start=start, end=end, alignment=alignment)
+    ev.__pydantic_fields_set__.update(_LOCATED)
 
 
 _DROP_WHAT = {

@@ -144,15 +144,17 @@ class SupportChecker:
         self._starts = [s for s, _ in self._spans]
         self._lead = [article[s:e] for s, e in self._spans[:LEAD_SENTENCES]]
         self._actors: dict[int, tuple[Actor, Support]] = {}
+        # A quote's span -> its sentence(s), one string per span: the headline reads
+        # every key point's again, and the rules' caches hash a string once.
+        self._widened: dict[tuple[int, int], str] = {}
 
     def widen(self, evidence: Sequence[Evidence]) -> list[str]:
         """Each quote's sentence(s); a quote not in the article as itself."""
         text = self.aligner.text
         out = []
         for ev in evidence:
-            if ev.start is not None and ev.end is not None and text[ev.start : ev.end] == ev.quote:
-                start, end = ev.start, ev.end
-            else:
+            start, end = ev.start, ev.end
+            if start is None or end is None or text[start:end] != ev.quote:
                 match = self.aligner.locate(ev.quote)
                 if match is None:
                     out.append(ev.quote)
@@ -161,9 +163,12 @@ class SupportChecker:
             if not self._spans:
                 out.append(ev.quote)
                 continue
-            i = max(bisect_right(self._starts, start) - 1, 0)
-            j = max(bisect_left(self._starts, end) - 1, i)
-            out.append(text[self._spans[i][0] : self._spans[j][1]])
+            widened = self._widened.get((start, end))
+            if widened is None:
+                i = max(bisect_right(self._starts, start) - 1, 0)
+                j = max(bisect_left(self._starts, end) - 1, i)
+                widened = self._widened[start, end] = text[self._spans[i][0] : self._spans[j][1]]
+            out.append(widened)
         return out
 
     def key_point(self, kp: KeyPoint, names: ActorNames | None) -> Support:

@@ -6,7 +6,9 @@ module can read numbers the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -95,6 +97,19 @@ def numbers_in(words: Sequence[str]) -> list[tuple[float, int, int]]:
         end = i
     flush()
     return found
+
+
+# A decimal digit (what a digit token starts with: the regex's \d is str.isdecimal).
+_DIGIT = re.compile(r"\d")
+
+
+def may_count(text: str, words: AbstractSet[str]) -> bool:
+    """Whether :func:`numbers_in` can find a number in ``words``, the lowercased words
+    of ``text`` (:data:`summarizer.quotes.WORD`'s, where a digit is only ever in a
+    token that starts with one): they hold a number word, or the text a digit. Most
+    sentences have neither, and a set test and a C search find that out cheaper
+    than a Python step per word."""
+    return not _NUMBER_WORDS.isdisjoint(words) or _DIGIT.search(text) is not None
 
 
 def is_ordinal(words: Sequence[str], last: int) -> bool:

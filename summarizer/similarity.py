@@ -159,7 +159,12 @@ def name_key(name: str, strip: str | None = " .") -> str:
     """A name or item text as compared for identity: normalized (whitespace runs,
     quote and dash variants, case, accents), then ``strip`` taken off both ends
     (``None``: whitespace only). Cached: the same names recur across the items of
-    one answer and across articles."""
+    one answer and across articles. An item's text is new with each answer, though
+    (every item is keyed to drop repeats), and ASCII text, the usual case, needs no
+    offset map: its normalized form is its lowercased words joined by one space
+    (ASCII whitespace is the same to ``str.split`` as to the regex ``\\s``)."""
+    if name.isascii():
+        return " ".join(name.lower().split()).strip(strip)
     return normalize(name)[0].strip(strip)
 
 

@@ -44,6 +44,7 @@ _STARTERS = frozenset(
 # After an upper-case dotted form these are the noun it qualifies ("U.S. President
 # Donald Trump", "U.N. officials"), not a new sentence; after "p.m." they start one.
 _ATTRIBUTIVE = frozenset({"officials", "police", "president", "minister"})
+_PLAIN_STARTERS = _STARTERS - _ATTRIBUTIVE
 CLOSERS = "\"'”’)]»"
 OPENERS = "\"'“‘([«"
 # A candidate end: . ! ? or an ellipsis, then closing quotes/brackets (an opening
@@ -86,16 +87,16 @@ def _is_boundary(text: str, dot: int, after: int, end: int) -> bool:
     if text[dot] in "!?…" or text.startswith("...", dot):
         # "...", "!" and "?" inside a quote often go on: ("Why?" he asked.)
         return nxt[0].isupper() or nxt[0].isdigit()
-    word = _word_before(text, dot)
-    bare = word.rstrip(".").lstrip(OPENERS).lower()
     if not (nxt[0].isupper() or nxt[0].isdigit() or text[visible] in OPENERS):
         return False  # a lower-case continuation: "the U.S. and", "Feb. 12 post"
+    word = _word_before(text, dot)
+    bare = word.rstrip(".").lstrip(OPENERS).lower()
     if len(bare) == 1 and bare.isalpha() and word[:1].isupper():
         return False  # an initial: "George W. Bush"
-    if _DOTTED.search(word + "."):  # the word is taken without its final dot
+    # The word is taken without its final dot: a dotted form has another one in it.
+    if "." in word and _DOTTED.search(word + "."):
         # "U.S. The" ends one; "U.S. Senate" and "U.S. President Trump" do not
-        starters = _STARTERS - _ATTRIBUTIVE if word.isupper() else _STARTERS
-        return nxt.lower() in starters
+        return nxt.lower() in (_PLAIN_STARTERS if word.isupper() else _STARTERS)
     if bare in _ABBREVIATIONS:
         return bare in {"no", "nos"} and not nxt[0].isdigit()  # "said no. The" ends one
     return True
@@ -120,11 +121,14 @@ def sentences_in(text: str, start: int = 0) -> list[tuple[int, int, int]]:
     """``(start, end, paragraph)`` of each sentence of ``text[start:]``, trimmed of
     whitespace, in order; pieces with no letter or digit are left out."""
     out: list[tuple[int, int, int]] = []
+    trimmed_in, alnum_in, append = _TRIMMED.search, _ALNUM.search, out.append
 
     def add(a: int, b: int, paragraph: int) -> None:
-        trimmed = _TRIMMED.search(text, a, b)
-        if trimmed is not None and _ALNUM.search(text, *trimmed.span()):
-            out.append((*trimmed.span(), paragraph))
+        trimmed = trimmed_in(text, a, b)
+        if trimmed is not None:
+            span = trimmed.span()
+            if alnum_in(text, *span):
+                append((*span, paragraph))
 
     for paragraph, para in enumerate(_PARAGRAPH.finditer(text, start)):
         p_start = para.start()

@@ -162,3 +162,20 @@ def test_over_bounds_names_the_first_field_over(
     summary = ArticleSummary.model_validate(data)
     assert over_bounds(summary, free=free) == expected
     assert over_bounds(data) is None  # a dict is not walked
+
+
+def test_located_quotes_are_set_as_pydantic_would_set_them() -> None:
+    """The grounder writes a located quote's offsets straight into the model (as
+    pydantic's ``__setattr__`` does without ``validate_assignment``): the contract's
+    models must not turn that on, and the offsets must count as set fields."""
+    from summarizer.contract.models import Evidence
+    from summarizer.grounding import _place
+
+    assert not Evidence.model_config.get("validate_assignment")
+    ev = Evidence(quote="a quote")
+    _place(ev, 3, 10, "exact")
+    assert (ev.start, ev.end, ev.alignment) == (3, 10, "exact")
+    assert {"start", "end", "alignment"} <= ev.model_fields_set
+    assert ev.model_dump(exclude_unset=True) == {
+        "quote": "a quote", "start": 3, "end": 10, "alignment": "exact",
+    }  # fmt: skip
