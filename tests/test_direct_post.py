@@ -203,8 +203,8 @@ def test_cookies_the_server_sets_are_kept_and_sent_back_on_either_path(
 
 
 def test_a_redirect_is_followed_as_by_the_sdk(is_async: bool) -> None:
-    """The direct path sends the request again through the client, which follows the
-    redirect: one request more to the old address, the same answer."""
+    """The direct path follows the redirect with the client's own loop: the same answer
+    (tests/test_direct_transport.py: the same requests, the old address's once)."""
     old = "/old/chat/completions"
 
     def moved(request: httpx.Request) -> httpx.Response:

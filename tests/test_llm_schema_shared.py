@@ -205,3 +205,42 @@ def test_a_run_with_a_reask_leaves_the_shared_schema_as_it_was(
     if mode == "json_schema":
         sent = [r["response_format"]["json_schema"]["schema"] for r in fake_openai.requests]
         assert sent == [llm_json_schema(limits)] * 2
+
+
+def test_threads_that_first_ask_at_once_share_one_schema_whose_id_stays_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two threads that miss the cache for the same limits at once get one object.
+    Were each given its own, the one not kept would be freed while ``is_shared`` still
+    took its id, and a dict made later at that address (an article's own schema, say)
+    would be spliced into a request with the freed schema's bytes."""
+    import gc
+    import threading
+    import time
+
+    from summarizer.contract import llm_schema
+
+    limits: Limits = (("test_threads_unique_switch", 1),)  # a limits no other test uses
+    real = llm_schema.llm_json_schema
+
+    def slow(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        schema = real(*args, **kwargs)
+        time.sleep(0.2)  # both threads inside at once
+        return schema
+
+    monkeypatch.setattr(llm_schema, "llm_json_schema", slow)
+    got: list[dict[str, Any]] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(shared_llm_json_schema(limits)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    objects = len({id(schema) for schema in got})
+    got.clear()
+    gc.collect()
+    fresh = [{"n": n} for n in range(2000)]  # a freed schema's address is soon taken
+    assert not [d for d in fresh if llm_schema.is_shared(d)]
+    assert objects == 1

@@ -200,3 +200,21 @@ def test_the_httpx_internal_of_the_direct_async_send_is_where_we_expect_it() -> 
     assert isinstance(transport, ShardedTransport), "httpx moved _transport_for_url"
     http.auth = httpx.BasicAuth("u", "p")
     assert _speedups._plain_transport(http, httpx.URL("http://127.0.0.1:9/v1/x")) is None
+
+
+def test_the_httpx_internals_a_direct_redirect_goes_on_with_are_where_we_expect_them() -> None:
+    """A redirect answer on the direct async path is followed by the client's own loop
+    (``_build_redirect_request``, ``_send_handling_redirects``), and the answer gets the
+    client's ``_default_encoding``; if httpx moved them, a redirect is sent again
+    through ``send`` (the POST twice to the old address) and the encoding is utf-8."""
+    import inspect
+
+    import httpx
+
+    http = httpx.AsyncClient(default_encoding="latin-1")
+    assert getattr(http, "_default_encoding", None) == "latin-1"
+    assert callable(getattr(http, "_build_redirect_request", None))
+    loop = getattr(http, "_send_handling_redirects", None)
+    assert loop is not None
+    assert inspect.iscoroutinefunction(loop)
+    assert list(inspect.signature(loop).parameters) == ["request", "follow_redirects", "history"]

@@ -26,6 +26,7 @@ copy through all of them. Anything that would change it takes :func:`llm_json_sc
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -164,19 +165,18 @@ def _over(node: Any, free: frozenset[str]) -> tuple[list[str], str] | None:
 # node were most of the walk's time.
 
 
+def _over_child(value: Any, kind: int, free: frozenset[str]) -> tuple[list[str], str] | None:
+    if kind == _MODEL:
+        return _over_model(value, free)
+    if kind == _LIST:
+        return _over_list(value, free)
+    return None
+
+
 def _over_list(items: list[Any], free: frozenset[str]) -> tuple[list[str], str] | None:
     for i, item in enumerate(items):
         cls = item.__class__
-        if cls is str:
-            continue
-        kind = _kind(cls)
-        if kind == _MODEL:
-            found = _over_model(item, free)
-        elif kind == _LIST:
-            found = _over_list(item, free)
-        else:
-            continue
-        if found:
+        if cls is not str and (found := _over_child(item, _kind(cls), free)):
             found[0].append(f"[{i}]")
             return found
     return None
@@ -202,18 +202,13 @@ def _over_model(node: BaseModel, free: frozenset[str]) -> tuple[list[str], str] 
                         return [f".{field}"], (
                             f"is {len(text)} characters long; at most {most_chars} are allowed"
                         )
-            found = _over_list(value, free)
         elif kind == _STR:
             if most_chars is not None and len(value) > most_chars:
                 return [f".{field}"], (
                     f"is {len(value)} characters long; at most {most_chars} are allowed"
                 )
             continue
-        elif kind == _MODEL:
-            found = _over_model(value, free)
-        else:
-            continue
-        if found:
+        if found := _over_child(value, kind, free):
             found[0].append(f".{field}")
             return found
     return None
@@ -331,14 +326,23 @@ def shared_llm_json_schema(
     return _shared(limits)
 
 
-@cache
 def _shared(limits: Limits) -> dict[str, Any]:
-    schema = llm_json_schema(limits)
-    _SHARED_IDS.add(id(schema))  # kept by the cache for good: the id stays its own
+    # Made under a lock: threads that first ask at once get one object (with a cache
+    # of its own each would get one, and a freed one's id would stay in _SHARED_IDS
+    # for another dict to take). Kept in _SHARED for good: each id stays its own.
+    schema = _SHARED.get(limits)
+    if schema is None:
+        with _SHARED_LOCK:
+            schema = _SHARED.get(limits)
+            if schema is None:
+                schema = _SHARED[limits] = llm_json_schema(limits)
+                _SHARED_IDS.add(id(schema))
     return schema
 
 
+_SHARED: dict[Limits, dict[str, Any]] = {}
 _SHARED_IDS: set[int] = set()
+_SHARED_LOCK = threading.Lock()
 
 
 def is_shared(schema: object) -> bool:
