@@ -212,24 +212,23 @@ def _parse_head(head: bytes) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes
     return int(code), version, reason, headers
 
 
+def _tokens(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
+    """The comma-separated values of every ``name`` header, trimmed and lowercased."""
+    return [
+        t.strip().lower() for n, value in headers if n.lower() == name for t in value.split(b",")
+    ]
+
+
 def _framing(method: str, status: int, headers: list[tuple[bytes, bytes]]) -> int | str:
     """How the body ends: its length, ``"chunked"`` or ``"close"`` (0: no body)."""
     if method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
         return 0
-    codings = [
-        c.strip().lower()
-        for name, value in headers
-        if name.lower() == b"transfer-encoding"
-        for c in value.split(b",")
-    ]
+    codings = _tokens(headers, b"transfer-encoding")
     if codings:
         if codings != [b"chunked"]:
             raise httpx.RemoteProtocolError("the answer's transfer coding is not chunked")
         return "chunked"
-    lengths = {
-        v.strip() for name, value in headers if name.lower() == b"content-length"
-        for v in value.split(b",")
-    }  # fmt: skip
+    lengths = set(_tokens(headers, b"content-length"))
     if not lengths:
         return "close"
     length = lengths.pop()
@@ -241,12 +240,8 @@ def _framing(method: str, status: int, headers: list[tuple[bytes, bytes]]) -> in
 def _keeps_alive(version: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
     """Not after ``Connection: close``, HTTP/1.0, or both framings (RFC 9112 6.3: "ought
     to be handled as an error"; the chunked one was read, not trusted to end it)."""
-    tokens = {
-        t.strip().lower() for name, value in headers if name.lower() == b"connection"
-        for t in value.split(b",")
-    }  # fmt: skip
     both = {b"transfer-encoding", b"content-length"} <= {n.lower() for n, _ in headers}
-    return version == b"HTTP/1.1" and b"close" not in tokens and not both
+    return version == b"HTTP/1.1" and b"close" not in _tokens(headers, b"connection") and not both
 
 
 def _request_head(request: httpx.Request) -> bytes:
@@ -275,12 +270,13 @@ class _Body(httpx.AsyncByteStream):
     body was read to its end and closed, and is dropped on any other end."""
 
     def __init__(self, pool: H1Transport, key: tuple[bytes, int], conn: _Conn,
-                 framing: int | str, keep: bool, read_timeout: float | None) -> None:  # fmt: skip
+                 framing: int | str, keep: bool, read_timeout: float | None,
+                 slots: asyncio.Semaphore | None) -> None:  # fmt: skip
         self._pool, self._key, self._conn = pool, key, conn
         self._framing, self._keep, self._timeout = framing, keep, read_timeout
         self._complete = framing == 0
         self._released = False
-        self.slots: asyncio.Semaphore | None = None  # the one its request was counted on
+        self._slots = slots  # the one its request was counted on
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -352,7 +348,7 @@ class _Body(httpx.AsyncByteStream):
     def _release(self, keep: bool) -> None:
         if not self._released:
             self._released = True
-            self._pool._release(self._key, self._conn, keep=keep, slots=self.slots)
+            self._pool._release(self._key, self._conn, keep=keep, slots=self._slots)
 
     async def aclose(self) -> None:
         self._release(keep=self._complete and self._keep)
@@ -432,8 +428,7 @@ class H1Transport(httpx.AsyncBaseTransport):
             raise
         keep = _keeps_alive(version, headers) and framing != "close"
         keep = keep and b"close" not in request.headers.get("connection", "").lower().encode()
-        stream = _Body(self, key, conn, framing, keep, timeouts["read"])
-        stream.slots = self._slots
+        stream = _Body(self, key, conn, framing, keep, timeouts["read"], self._slots)
         return httpx.Response(
             status, headers=headers, stream=stream,
             extensions={"http_version": version, "reason_phrase": reason},
