@@ -392,13 +392,13 @@ def direct_post(client: Any, path: str) -> DirectPost | None:
 
 class SchemaSplice:
     """The SDK's body encoder, with the JSON schema of ``response_format`` encoded
-    once per schema object instead of once per request: the schema is about half of a
-    request's body, and the response model hands out one shared object per prompt
-    (``summarizer.contract.llm_schema.shared_llm_json_schema``); encoding it took
-    about 3% of a serve worker's CPU, profiled. Only those shared objects, which never
-    change, are kept encoded. The body is encoded with a marker in
-    the schema's place (a random string no article can hold), and the schema's bytes
-    go where the marker is: the same bytes as encoding the whole body."""
+    once per schema object (by each client's encoder) instead of once per request:
+    the schema is about half of a request's body, and the response model hands out
+    one shared object per prompt (``llm_schema.shared_llm_json_schema``); encoding it
+    took about 3% of a serve worker's CPU, profiled. Only those shared objects, which
+    never change, are kept encoded. The body is encoded with a marker in the schema's
+    place (a random string no article can hold), and the schema's bytes go where the
+    marker is: the same bytes as encoding the whole body."""
 
     def __init__(self, dumps: Callable[[Any], bytes]) -> None:
         import uuid

@@ -327,25 +327,22 @@ def shared_llm_json_schema(
 
 
 def _shared(limits: Limits) -> dict[str, Any]:
-    # Made under a lock: threads that first ask at once get one object (with a cache
-    # of its own each would get one, and a freed one's id would stay in _SHARED_IDS
-    # for another dict to take). Kept in _SHARED for good: each id stays its own.
+    # Made under a lock: threads that first ask at once get one object, never one each
+    # (an encoder keeps a shared schema's bytes by its id). Kept in _SHARED for good.
     schema = _SHARED.get(limits)
     if schema is None:
         with _SHARED_LOCK:
             schema = _SHARED.get(limits)
             if schema is None:
                 schema = _SHARED[limits] = llm_json_schema(limits)
-                _SHARED_IDS.add(id(schema))
     return schema
 
 
 _SHARED: dict[Limits, dict[str, Any]] = {}
-_SHARED_IDS: set[int] = set()
 _SHARED_LOCK = threading.Lock()
 
 
 def is_shared(schema: object) -> bool:
     """Whether ``schema`` is one of :func:`shared_llm_json_schema`'s objects, which
-    never change (so an encoder may keep their bytes)."""
-    return id(schema) in _SHARED_IDS
+    never change (so an encoder may keep their bytes). One per prompt limits: a few."""
+    return any(schema is kept for kept in _SHARED.values())
