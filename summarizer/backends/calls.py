@@ -134,7 +134,9 @@ class Calls:
     def rejected(self, error: Exception, **attempt: Any) -> None:
         """Instructor's ``parse:error`` hook: the last answer did not validate."""
         reason = why(error)
-        if attempt.get("is_last_attempt"):
+        # The re-ask loop is ours (Extractor.reasks): Instructor knows no maximum then.
+        last = int(attempt.get("attempt_number") or 0) > self.max_reasks
+        if last or attempt.get("is_last_attempt"):
             _LOG.info("%s: answer rejected, no re-asks left (%d): %s",
                       self._where(), self.max_reasks, reason)  # fmt: skip
             self._resolve(f"invalid: {why(error, full=True)}")

@@ -36,18 +36,25 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import instructor
 from instructor.core import Hooks
-from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from instructor.core.exceptions import (
+    AsyncValidationError,
+    IncompleteOutputException,
+    InstructorRetryException,
+    ResponseParsingError,
+)
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError, ValidationInfo, model_validator
+from tenacity import AsyncRetrying, BaseRetrying, Retrying, retry_if_exception, stop_after_attempt
 
 from summarizer.alignment import Aligner, quote_candidates
 from summarizer.backends import _speedups
 from summarizer.backends.base import Backend, CallStats, Extraction, Messages
 from summarizer.backends.calls import Calls
+from summarizer.backends.retry import forget_run
 from summarizer.contract import ArticleSummary
 from summarizer.contract.llm_schema import Limits, over_bounds, shared_llm_json_schema
 from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
@@ -60,6 +67,18 @@ _MODES = {
     "json": instructor.Mode.JSON,
     "md_json": instructor.Mode.MD_JSON,
 }
+
+#: What Instructor re-asks on, as its own re-ask loop has it (its
+#: ``_RETRYABLE_PARSE_ERRORS``; a test keeps the two equal): an answer that is not
+#: JSON or does not validate. Any other error ends the loop at once.
+REASK_ERRORS: tuple[type[Exception], ...] = (
+    ValidationError, json.JSONDecodeError, AsyncValidationError, ResponseParsingError,
+)  # fmt: skip
+_Loop = TypeVar("_Loop", bound=BaseRetrying)
+
+
+def _reask(error: BaseException) -> bool:
+    return isinstance(error, REASK_ERRORS)
 
 
 # Instructor logs each failed attempt ("API call failed on attempt 1: ...") at ERROR,
@@ -221,6 +240,17 @@ class Extractor:
             **params,
         }
 
+    def reasks(self, loop: type[_Loop]) -> _Loop:
+        """The re-ask loop of one extraction, given to Instructor as ``max_retries``:
+        the loop its integer would make (``max_reasks`` re-asks of an answer that did
+        not parse or validate), but ours, so that :func:`forget_run` can break its
+        reference cycles when the extraction is over. Instructor then reports no
+        ``max_attempts`` to its hooks; :class:`Calls` counts against ``max_reasks``."""
+        return loop(
+            stop=stop_after_attempt(self.max_reasks + 1), retry=retry_if_exception(_reask),
+            reraise=True,
+        )  # fmt: skip
+
     def prepare(self) -> None:
         """Build the response model and its JSON schema now (before a batch forks)."""
         _speedups.instructor_model(response_model(self.limits, ())).model_json_schema()
@@ -284,6 +314,7 @@ class Extractor:
         stats, (calls, hooks) = CallStats(), self._calls()
         patched = instructor.patch(create=self._sync_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
+        kwargs["max_retries"] = loop = self.reasks(Retrying)
         try:
             with _own_call(), calls.extraction():
                 summary = patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
@@ -293,6 +324,7 @@ class Extractor:
             raise _with_stats(e, stats) from e.__cause__
         finally:
             stats.latency_s = time.perf_counter() - stats.started
+            forget_run(loop)
         return Extraction(summary, stats, grounder.report)
 
     async def aextract(
@@ -307,6 +339,7 @@ class Extractor:
         stats, (calls, hooks) = CallStats(), self._calls()
         patched = instructor.patch(create=self._async_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
+        kwargs["max_retries"] = loop = self.reasks(AsyncRetrying)
         try:
             with _own_call(), calls.extraction():
                 summary = await patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
@@ -316,6 +349,7 @@ class Extractor:
             raise _with_stats(e, stats) from e.__cause__
         finally:
             stats.latency_s = time.perf_counter() - stats.started
+            forget_run(loop)
         return Extraction(summary, stats, grounder.report)
 
     def _recover(self, exc: Exception, grounder: Grounder, stats: CallStats) -> Extraction:

@@ -49,7 +49,7 @@ from summarizer.backends.http import (
     limits,
     sync_client,
 )
-from summarizer.backends.retry import Wait, is_transient, server_wait, unreachable
+from summarizer.backends.retry import Wait, is_transient, one_run, server_wait, unreachable
 from summarizer.backends.turns import TURNS
 from summarizer.errors import (
     ArticleTooLongError,
@@ -88,9 +88,8 @@ def _always(e: Any) -> bool:
 # Each row: which SDK error, when, our error class and its message. A message may
 # use {where} (the endpoint), {model} (as configured), {name} (as sent), {tries},
 # {timeout}, {status}, {detail} (the server's message, redacted, on one line) and
-# {tried} (" (N tries)", or nothing for one).
-# The first matching row wins; a row whose class takes no attempts (the article's
-# own fault) gets none.
+# {tried} (" (N tries)", or nothing for one). The first matching row wins; a row
+# whose class takes no attempts (the article's own fault) gets none.
 _ERRORS: tuple[tuple[type[Exception], Callable[[Any], bool], type[SummarizerError], str], ...] = (
     (AnswerError, _always, MalformedAnswerError,
      "{where} did not answer with a chat completion ({tries} tries): {detail}; "
@@ -231,8 +230,8 @@ class OpenAIBackend:
         return self._aclient
 
     def prepare(self) -> None:
-        """Import the HTTP stack, find the SDK's platform and build its response
-        types now (about 50 ms in all), so forked batch workers start sending at once."""
+        """Import the HTTP stack, find the SDK's platform, build its response types
+        now (50 ms in all): forked batch workers then start sending at once."""
         _speedups.preload()
         _speedups.sdk_platform()
         ChatCompletion.model_validate({
@@ -344,7 +343,8 @@ class OpenAIBackend:
             return self._completion(response)
 
         try:
-            return Retrying(**self._retry_args(stats))(post)
+            with one_run(Retrying(**self._retry_args(stats))) as retrying:
+                return retrying(post)
         except (openai.OpenAIError, AnswerError) as e:
             raise self._error(e, stats) from e
 
@@ -362,9 +362,9 @@ class OpenAIBackend:
             await TURNS.take()  # see summarizer.backends.turns: under load, sends go first
             return self._completion(response)
 
-        send = self._throttled(post, payload)
         try:
-            return await AsyncRetrying(**self._retry_args(stats))(send)
+            with one_run(AsyncRetrying(**self._retry_args(stats))) as retrying:
+                return await retrying(self._throttled(post, payload))
         except (openai.OpenAIError, AnswerError) as e:
             raise self._error(e, stats) from e
 

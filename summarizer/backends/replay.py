@@ -27,10 +27,12 @@ import instructor
 from instructor.core import Hooks
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from openai.types.chat import ChatCompletion
+from tenacity import Retrying
 
 from summarizer.backends.base import CallStats, Extraction, Messages
 from summarizer.backends.calls import Calls
 from summarizer.backends.extraction import Extractor, GroundingContext, _own_call, _with_stats
+from summarizer.backends.retry import forget_run
 from summarizer.errors import SummarizerError
 from summarizer.grounding import Grounder
 
@@ -112,6 +114,7 @@ def replay(
     # the caller replays the same messages again: they must stay as planned.
     copied = [dict(message) for message in messages]
     kwargs = extractor.request(copied, params, grounder.aligner.text)
+    kwargs["max_retries"] = loop = extractor.reasks(Retrying)
     try:
         with _own_call(), calls.extraction():
             summary = patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
@@ -125,4 +128,5 @@ def replay(
         raise _with_stats(e, stats) from e.__cause__
     finally:
         stats.latency_s = sum(a["latency_s"] for a in stats.attempts)
+        forget_run(loop)
     return Extraction(summary, stats, grounder.report)
