@@ -29,6 +29,7 @@ unless ``strict`` is set.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -314,7 +315,7 @@ class Extractor:
         stats, (calls, hooks) = CallStats(), self._calls()
         patched = instructor.patch(create=self._sync_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
-        kwargs["max_retries"] = loop = self.reasks(Retrying)
+        kwargs["max_retries"] = retrying = self.reasks(Retrying)
         try:
             with _own_call(), calls.extraction():
                 summary = patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
@@ -324,7 +325,7 @@ class Extractor:
             raise _with_stats(e, stats) from e.__cause__
         finally:
             stats.latency_s = time.perf_counter() - stats.started
-            forget_run(loop)
+            forget_run(retrying)
         return Extraction(summary, stats, grounder.report)
 
     async def aextract(
@@ -339,7 +340,9 @@ class Extractor:
         stats, (calls, hooks) = CallStats(), self._calls()
         patched = instructor.patch(create=self._async_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
-        kwargs["max_retries"] = loop = self.reasks(AsyncRetrying)
+        kwargs["max_retries"] = retrying = self.reasks(AsyncRetrying)
+        # Once the request has gone out (this task's step sends it, then waits).
+        asyncio.get_running_loop().call_soon(grounder.prepare)
         try:
             with _own_call(), calls.extraction():
                 summary = await patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
@@ -349,7 +352,7 @@ class Extractor:
             raise _with_stats(e, stats) from e.__cause__
         finally:
             stats.latency_s = time.perf_counter() - stats.started
-            forget_run(loop)
+            forget_run(retrying)
         return Extraction(summary, stats, grounder.report)
 
     def _recover(self, exc: Exception, grounder: Grounder, stats: CallStats) -> Extraction:

@@ -114,7 +114,7 @@ def replay(
     # the caller replays the same messages again: they must stay as planned.
     copied = [dict(message) for message in messages]
     kwargs = extractor.request(copied, params, grounder.aligner.text)
-    kwargs["max_retries"] = loop = extractor.reasks(Retrying)
+    kwargs["max_retries"] = retrying = extractor.reasks(Retrying)
     try:
         with _own_call(), calls.extraction():
             summary = patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
@@ -128,5 +128,5 @@ def replay(
         raise _with_stats(e, stats) from e.__cause__
     finally:
         stats.latency_s = sum(a["latency_s"] for a in stats.attempts)
-        forget_run(loop)
+        forget_run(retrying)
     return Extraction(summary, stats, grounder.report)

@@ -118,7 +118,7 @@ def forget_run(retrying: BaseRetrying) -> None:
     collection every 600 summaries or so, which stopped a ``serve`` worker's event
     loop for 25 to 47 ms each time (measured), every request in it waiting. With the
     cycles broken here, reference counting frees the object when the call returns
-    and the collector never has to run (tests/test_no_cycles.py).
+    and the collector never has to run (tests/test_answer_path.py).
     """
     retrying.iter_state.reset()
     vars(retrying).pop("_retry_state", None)

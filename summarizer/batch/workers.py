@@ -45,7 +45,7 @@ def tune_gc() -> None:
     the collector took about a quarter of a worker's CPU (measured). What the process
     holds by now (inherited from a parent, or built at start) is frozen so that
     collections skip it (and a forked child leaves its pages shared). A summary
-    leaves no reference cycles (tests/test_no_cycles.py), so in steady use the
+    leaves no reference cycles (tests/test_answer_path.py), so in steady use the
     young generation never fills and the collector does not run at all."""
     gc.freeze()
     gc.set_threshold(50_000, 50, 1000)

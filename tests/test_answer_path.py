@@ -1,11 +1,13 @@
-"""A summary leaves no reference cycles behind it.
+"""What a summary costs on the path of its answer, beyond the work itself.
 
-A cycle is freed only by the garbage collector, and a collection over a busy
-process's young objects stops everything in it: in a ``summarizer serve`` worker
-the cycles tenacity's retry loops left (about 60 objects a summary) started one
-every 600 summaries or so, 25 to 47 ms each (measured), with every request in the
-worker waiting. :func:`summarizer.backends.retry.forget_run` breaks them; these
-tests fail when a change (ours, tenacity's or Instructor's) brings one back.
+* It leaves no reference cycles behind. A cycle is freed only by the garbage
+  collector, and a collection over a busy process's young objects stops everything
+  in it: in a ``summarizer serve`` worker the cycles tenacity's retry loops left
+  (about 60 objects a summary) started one every 600 summaries or so, 25 to 47 ms
+  each (measured), with every request in the worker waiting.
+  :func:`summarizer.backends.retry.forget_run` breaks them; these tests fail when a
+  change (ours, tenacity's or Instructor's) brings one back.
+* What the article alone decides is read while the model answers, not after.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from instructor.v2.core import retry as instructor_retry
 from summarizer import Summarizer
 from summarizer.backends.extraction import REASK_ERRORS
 from summarizer.cache import ResponseCache
-from tests.fakeserver import FakeOpenAI, summary_reply
+from tests.fakeserver import FakeOpenAI, Reply, summary_reply
 
 #: The packages a summary's objects come from. (The fake server runs in this process
 #: too, on a thread and an event loop of its own; asyncio's selector transports are
@@ -122,3 +124,32 @@ def test_reasks_are_instructors_own() -> None:
 async def _many(s: Summarizer, texts: list[str]) -> None:
     summaries = await asyncio.gather(*(s.asummarize(text) for text in texts))
     assert all(not x.meta["cache"]["hit"] for x in summaries)
+
+
+def test_the_article_is_read_while_the_model_answers(
+    fake_openai: FakeOpenAI, seed_text: str, seed_summary: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The support rules' reading of the article (its sentence bounds, a tenth of the
+    work on an answer) is done while the request is out, not after the answer came."""
+    from summarizer.backends.openai import OpenAIBackend
+    from summarizer.item_support import SupportChecker
+
+    events: list[str] = []
+
+    def spy(cls: type, name: str, event: str) -> None:
+        original = getattr(cls, name)
+
+        def recorded(*args: Any, **kw: Any) -> Any:
+            events.append(event)
+            return original(*args, **kw)
+
+        monkeypatch.setattr(cls, name, recorded)
+
+    spy(SupportChecker, "__init__", "article read")
+    spy(OpenAIBackend, "_completion", "answer arrived")
+    fake_openai.queue(Reply(body=summary_reply(seed_summary).body, delay=0.3))
+    with Summarizer(model="m", base_url=fake_openai.url) as s:
+        summary = asyncio.run(s.asummarize(seed_text))
+    assert summary.meta["grounding"]["quotes_grounded"] > 0
+    assert events == ["article read", "answer arrived"]
