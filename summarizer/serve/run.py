@@ -38,6 +38,7 @@ from fastapi import FastAPI
 
 from summarizer.batch.workers import tune_gc
 from summarizer.errors import ConfigurationError
+from summarizer.serve.protocol import HEAD_TIMEOUT, http_protocol
 from summarizer.serve.service import Service
 
 
@@ -99,6 +100,7 @@ def run(app: FastAPI, sock: socket.socket, *, grace: int) -> None:
     config = uvicorn.Config(
         app, lifespan="on", access_log=False, log_config=None, log_level="warning",
         timeout_graceful_shutdown=grace, server_header=False,
+        http=http_protocol(min(HEAD_TIMEOUT, service.config.timeout)),
     )  # fmt: skip
     _log_requests()
     server = _Server(config, service)
