@@ -341,7 +341,8 @@ class Extractor:
         patched = instructor.patch(create=self._async_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
         kwargs["max_retries"] = retrying = self.reasks(AsyncRetrying)
-        # Once the request has gone out (this task's step sends it, then waits).
+        # After this task's step: the request has gone out by then (on a new
+        # connection, it is being connected), and the model's answer is not in.
         asyncio.get_running_loop().call_soon(grounder.prepare)
         try:
             with _own_call(), calls.extraction():
