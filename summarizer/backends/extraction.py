@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, lru_cache
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import instructor
 from instructor.core import Hooks
@@ -49,13 +49,13 @@ from instructor.core.exceptions import (
 )
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError, ValidationInfo, model_validator
-from tenacity import AsyncRetrying, BaseRetrying, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt
 
 from summarizer.alignment import Aligner, quote_candidates
 from summarizer.backends import _speedups
 from summarizer.backends.base import Backend, CallStats, Extraction, Messages
 from summarizer.backends.calls import Calls
-from summarizer.backends.retry import forget_run
+from summarizer.backends.retry import RetryingT, one_run
 from summarizer.contract import ArticleSummary
 from summarizer.contract.llm_schema import Limits, over_bounds, shared_llm_json_schema
 from summarizer.errors import InvalidOutputError, SummarizerError, UngroundedError
@@ -75,7 +75,6 @@ _MODES = {
 REASK_ERRORS: tuple[type[Exception], ...] = (
     ValidationError, json.JSONDecodeError, AsyncValidationError, ResponseParsingError,
 )  # fmt: skip
-_Loop = TypeVar("_Loop", bound=BaseRetrying)
 
 
 def _reask(error: BaseException) -> bool:
@@ -225,7 +224,8 @@ class Extractor:
         *,
         aligner: Aligner | None = None,
     ) -> dict[str, Any]:
-        """Instructor's keyword arguments for one extraction (before the context).
+        """Instructor's keyword arguments for one extraction (before the context and
+        the re-ask loop, :meth:`reasks`).
         ``aligner``: the article's, whose sentences the quote choices then share with
         the grounding."""
         choices: tuple[str, ...] = ()
@@ -236,16 +236,16 @@ class Extractor:
             "response_model": _speedups.instructor_model(response_model(self.limits, choices)),
             "messages": messages,
             "model": self.backend.model_name,
-            "max_retries": self.max_reasks,
             "strict": False,
             **params,
         }
 
-    def reasks(self, loop: type[_Loop]) -> _Loop:
+    def reasks(self, loop: type[RetryingT]) -> RetryingT:
         """The re-ask loop of one extraction, given to Instructor as ``max_retries``:
         the loop its integer would make (``max_reasks`` re-asks of an answer that did
-        not parse or validate), but ours, so that :func:`forget_run` can break its
-        reference cycles when the extraction is over. Instructor then reports no
+        not parse or validate), but ours, so that
+        :func:`~summarizer.backends.retry.forget_run` can break its reference cycles
+        when the extraction is over. Instructor then reports no
         ``max_attempts`` to its hooks; :class:`Calls` counts against ``max_reasks``."""
         return loop(
             stop=stop_after_attempt(self.max_reasks + 1), retry=retry_if_exception(_reask),
@@ -315,9 +315,9 @@ class Extractor:
         stats, (calls, hooks) = CallStats(), self._calls()
         patched = instructor.patch(create=self._sync_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
-        kwargs["max_retries"] = retrying = self.reasks(Retrying)
+        reasks = one_run(self.reasks(Retrying))  # Instructor's max_retries
         try:
-            with _own_call(), calls.extraction():
+            with _own_call(), calls.extraction(), reasks as kwargs["max_retries"]:
                 summary = patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, grounder, stats)
@@ -325,7 +325,6 @@ class Extractor:
             raise _with_stats(e, stats) from e.__cause__
         finally:
             stats.latency_s = time.perf_counter() - stats.started
-            forget_run(retrying)
         return Extraction(summary, stats, grounder.report)
 
     async def aextract(
@@ -340,12 +339,12 @@ class Extractor:
         stats, (calls, hooks) = CallStats(), self._calls()
         patched = instructor.patch(create=self._async_create(stats, calls), mode=self.mode)
         kwargs = self.request(messages, params, grounder.aligner.text, aligner=grounder.aligner)
-        kwargs["max_retries"] = retrying = self.reasks(AsyncRetrying)
         # After this task's step: the request has gone out by then (on a new
         # connection, it is being connected), and the model's answer is not in.
         asyncio.get_running_loop().call_soon(grounder.prepare)
+        reasks = one_run(self.reasks(AsyncRetrying))  # Instructor's max_retries
         try:
-            with _own_call(), calls.extraction():
+            with _own_call(), calls.extraction(), reasks as kwargs["max_retries"]:
                 summary = await patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
         except (InstructorRetryException, IncompleteOutputException) as e:
             return self._recover(e, grounder, stats)
@@ -353,7 +352,6 @@ class Extractor:
             raise _with_stats(e, stats) from e.__cause__
         finally:
             stats.latency_s = time.perf_counter() - stats.started
-            forget_run(retrying)
         return Extraction(summary, stats, grounder.report)
 
     def _recover(self, exc: Exception, grounder: Grounder, stats: CallStats) -> Extraction:

@@ -32,7 +32,7 @@ from tenacity import Retrying
 from summarizer.backends.base import CallStats, Extraction, Messages
 from summarizer.backends.calls import Calls
 from summarizer.backends.extraction import Extractor, GroundingContext, _own_call, _with_stats
-from summarizer.backends.retry import forget_run
+from summarizer.backends.retry import one_run
 from summarizer.errors import SummarizerError
 from summarizer.grounding import Grounder
 
@@ -114,9 +114,9 @@ def replay(
     # the caller replays the same messages again: they must stay as planned.
     copied = [dict(message) for message in messages]
     kwargs = extractor.request(copied, params, grounder.aligner.text)
-    kwargs["max_retries"] = retrying = extractor.reasks(Retrying)
+    reasks = one_run(extractor.reasks(Retrying))  # Instructor's max_retries
     try:
-        with _own_call(), calls.extraction():
+        with _own_call(), calls.extraction(), reasks as kwargs["max_retries"]:
             summary = patched(**kwargs, context=GroundingContext(grounder), hooks=hooks)
     except _Deferred as e:  # should Instructor ever let it through unwrapped
         return Pending(e.body, stats.responses + 1, stats)
@@ -128,5 +128,4 @@ def replay(
         raise _with_stats(e, stats) from e.__cause__
     finally:
         stats.latency_s = sum(a["latency_s"] for a in stats.attempts)
-        forget_run(retrying)
     return Extraction(summary, stats, grounder.report)

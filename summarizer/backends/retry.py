@@ -33,7 +33,8 @@ from tenacity import BaseRetrying, RetryCallState, wait_exponential, wait_random
 from summarizer.backends.http import AnswerError
 from summarizer.settings import Settings
 
-_Loop = TypeVar("_Loop", bound=BaseRetrying)
+#: A tenacity retrying object, sync or async.
+RetryingT = TypeVar("RetryingT", bound=BaseRetrying)
 
 
 def _seconds(value: float) -> float | None:
@@ -98,7 +99,7 @@ def unreachable(exc: BaseException) -> str | None:
 
 
 @contextmanager
-def one_run(retrying: _Loop) -> Iterator[_Loop]:
+def one_run(retrying: RetryingT) -> Iterator[RetryingT]:
     """``retrying``, for one run: :func:`forget_run` when the block ends."""
     try:
         yield retrying
