@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,27 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SEED = ROOT / "seeds" / "trump-putin-call.txt"
 DATASET = ROOT / "evals" / "wikinews"
+
+
+def start_serve(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """``summarizer serve --port 0 ARGS`` as a process (stderr piped, for its log), its
+    URL and the first line of its log, which names the port; the process is killed,
+    and the log shown, when that line does not come."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "summarizer", "serve", "--port", "0", *args],
+        cwd=ROOT, env=dict(os.environ) if env is None else env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    first = proc.stderr.readline().decode()
+    found = re.search(r"serving on (http://127\.0\.0\.1:\d+)", first)
+    if not found:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(first + proc.stderr.read().decode())
+    return proc, found.group(1), first
 
 
 def copy_dataset(root: Path, ids: list[str]) -> Path:

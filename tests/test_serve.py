@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -35,7 +34,7 @@ from summarizer.pipeline import Summarizer
 from summarizer.serve.app import PUBLIC, create_app, openapi_document
 from summarizer.serve.auth import KeyRing, add_key, key_hash
 from summarizer.serve.config import ServeConfig, parse_size
-from tests.conftest import ROOT, SEED
+from tests.conftest import ROOT, SEED, start_serve
 from tests.fakeserver import FakeOpenAI, Reply, completion, error_reply, summary_reply
 
 runner = CliRunner()
@@ -565,19 +564,15 @@ def test_uvicorn_serves_and_drains_on_sigterm(
     if workers > 1 and not Path("/proc/self/task").is_dir():
         pytest.skip("reads a server's workers from /proc (Linux)")
     fake_openai.default = Reply(body=summary_reply(seed_summary).body, delay=1.0)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "summarizer", "serve", "--port", "0", "--keys", str(keys[0]),
-         "--model", "m", "--base-url", fake_openai.url, "--grace", "10",
-         "--workers", str(workers)],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc, url, first = start_serve(
+        "--keys", str(keys[0]), "--model", "m", "--base-url", fake_openai.url, "--grace", "10",
+        "--workers", str(workers),
     )  # fmt: skip
     try:
         assert proc.stderr is not None
-        first = proc.stderr.readline().decode()
-        found = re.search(r"serving on (http://127\.0\.0\.1:\d+) \(model compatible/m", first)
-        assert found, first
+        assert f"serving on {url} (model compatible/m" in first, first
         assert ("2 worker processes" in first) == (workers == 2), first
-        url, auth = found.group(1), {"authorization": f"Bearer {keys[1]}"}
+        auth = {"authorization": f"Bearer {keys[1]}"}
         assert httpx.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
         deadline = time.monotonic() + 90  # workers start (import the library): a loaded CI
         while workers > 1 and (

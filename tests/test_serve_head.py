@@ -6,10 +6,7 @@ A request that arrives whole is served as ever."""
 from __future__ import annotations
 
 import os
-import re
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -17,7 +14,7 @@ import pytest
 
 from summarizer.serve.auth import add_key
 from summarizer.serve.protocol import HEAD_TIMEOUT, http_protocol
-from tests.conftest import ROOT
+from tests.conftest import start_serve
 
 TIMEOUT = 1.0  # the server's --timeout, and so its head deadline here
 
@@ -28,17 +25,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]
     keys = tmp_path_factory.mktemp("keys") / "keys.toml"
     key = add_key(keys, "alice")
     env = {**os.environ, "SUMMARIZER_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "summarizer", "serve", "--port", "0", "--keys", str(keys),
-         "--model", "rules", "--timeout", str(TIMEOUT)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    proc, url, _ = start_serve(
+        "--keys", str(keys), "--model", "rules", "--timeout", str(TIMEOUT), env=env
+    )
     try:
-        assert proc.stderr is not None
-        first = proc.stderr.readline().decode()
-        found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", first)
-        assert found, first
-        yield int(found.group(1)), key
+        yield int(url.rsplit(":", 1)[1]), key
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -34,7 +33,7 @@ from summarizer.serve.app import create_app, openapi_document
 from summarizer.serve.auth import KeyRing, add_key
 from summarizer.serve.config import ServeConfig, parse_duration
 from summarizer.settings import Settings
-from tests.conftest import ROOT, SEED
+from tests.conftest import SEED, start_serve
 from tests.fakeserver import FakeOpenAI, Reply, summary_reply
 
 runner = CliRunner()
@@ -477,19 +476,10 @@ async def test_a_new_server_resumes_a_job_without_resending_finished_articles(
 
 
 def _serve(keys: Path, fake: FakeOpenAI) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "summarizer", "serve", "--port", "0", "--keys", str(keys),
-         "--model", "m", "--base-url", fake.url, "--job-concurrency", "1"],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    first = proc.stderr.readline().decode()
-    found = re.search(r"serving on (http://127\.0\.0\.1:\d+)", first)
-    if not found:
-        proc.kill()
-        proc.wait()
-        raise AssertionError(first + proc.stderr.read().decode())
-    return proc, found.group(1)
+    proc, url, _ = start_serve(
+        "--keys", str(keys), "--model", "m", "--base-url", fake.url, "--job-concurrency", "1"
+    )
+    return proc, url
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
